@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Follows TCP connections of every process through syscall tracepoints and
+ * emits their payload to userspace.
+ *
+ * Enter programs decide cheaply whether the fd matters (one hash lookup for
+ * fds already seen) and stash the syscall arguments per thread; exit programs
+ * know how many bytes moved, classify the first bytes, and copy at most the
+ * capture size into one ring-buffer event. Nothing is copied for fds that are
+ * not tracked TCP sockets. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "lib/socket.bpf.h"
+#include "sightline/bpf/sockets.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace between open and load. */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 capture_size = 4096;
+const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile __u8 filter_pids = 0;  /* only tgids in pid_allow */
+const volatile __u8 filter_ports = 0; /* only connections with a port in port_allow */
+const volatile __u8 deny_ports = 0;   /* never connections with a port in port_deny */
+
+enum fd_kind {
+	FD_IGNORED = 0, /* not a TCP socket, or filtered: nothing to do */
+	FD_TCP = 1,
+};
+
+struct fd_state {
+	__u64 conn_id;
+	__u64 seq[2]; /* next stream offset per enum sl_direction */
+	__u8 kind;
+	__u8 role;
+	__u8 protocol;
+	__u8 _pad[5];
+};
+
+struct io_args {
+	__u64 buf; /* buffer, or iovec array */
+	__u32 fd;
+	__u32 iovcnt; /* 0 for a flat buffer */
+	__u8 syscall;
+	__u8 direction;
+	__u8 _pad[6];
+};
+
+struct data_scratch {
+	struct sl_data_event ev;
+	/* Twice the capture maximum, so that offset + length stays in bounds
+	 * for the verifier even before the length is clamped. */
+	__u8 buf[2 * SL_MAX_CAPTURE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_counters SEC(".maps");
+
+/* (tgid << 32 | fd) -> state. LRU: an fd the map forgot is rediscovered on
+ * its next read or write. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u64);
+	__type(value, struct fd_state);
+} fds SEC(".maps");
+
+/* pid_tgid -> arguments of the syscall in flight on that thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct io_args);
+} io_inflight SEC(".maps");
+
+/* One slot per CPU, indexed by CPU id: per-CPU arrays cap values at 32 KiB,
+ * which is less than one full event. Userspace sizes it to the CPU count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_allow SEC(".maps");
+
+/* tgids userspace decided not to observe (for example by executable). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgid_ignore SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_deny SEC(".maps");
+
+/* Connection ids: unique for the life of the loaded program. */
+__u64 next_conn_id = 0;
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&sl_counters, &idx);
+	if (v)
+		*v += n;
+}
+
+static __always_inline __u64 fd_key(__u32 tgid, __u32 fd)
+{
+	return ((__u64)tgid << 32) | fd;
+}
+
+static __always_inline __u64 ringbuf_flags(void)
+{
+	/* Wake the reader only once enough has accumulated; the reader also
+	 * polls on a timer, so a quiet trickle is never stranded. */
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct sl_event_header *h, __u32 type, __u32 size,
+					__u64 pid_tgid)
+{
+	h->timestamp_ns = bpf_ktime_get_ns();
+	h->type = type;
+	h->size = size;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+}
+
+static __always_inline void emit_conn(__u32 type, __u64 pid_tgid, __u32 fd,
+				      const struct fd_state *st, const struct sl_endpoints *ep)
+{
+	struct sl_conn_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SL_CNT_LOST_CONTROL_RINGBUF_FULL, 1);
+		return;
+	}
+	fill_header(&e->hdr, type, sizeof(*e), pid_tgid);
+	e->conn_id = st->conn_id;
+	e->bytes_ingress = st->seq[SL_DIR_INGRESS];
+	e->bytes_egress = st->seq[SL_DIR_EGRESS];
+	if (ep) {
+		__builtin_memcpy(e->local_addr, ep->local_addr, 16);
+		__builtin_memcpy(e->remote_addr, ep->remote_addr, 16);
+		e->local_port = ep->local_port;
+		e->remote_port = ep->remote_port;
+		e->family = ep->family;
+	} else {
+		__builtin_memset(e->local_addr, 0, 16);
+		__builtin_memset(e->remote_addr, 0, 16);
+		e->local_port = 0;
+		e->remote_port = 0;
+		e->family = 0;
+	}
+	e->role = st->role;
+	e->protocol = st->protocol;
+	e->fd = fd;
+	e->_pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, ringbuf_flags());
+}
+
+static __always_inline bool port_listed(void *map, const struct sl_endpoints *ep)
+{
+	return bpf_map_lookup_elem(map, &ep->local_port) ||
+	       bpf_map_lookup_elem(map, &ep->remote_port);
+}
+
+/* Records what `fd` of the current task is and returns the new state, or
+ * NULL when it could not be stored. Emits CONN_OPEN for tracked sockets. */
+static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 role)
+{
+	__u32 tgid = pid_tgid >> 32;
+	__u64 key = fd_key(tgid, fd);
+	struct fd_state st = {};
+	struct sl_endpoints ep = {};
+	struct socket *sock = sl_fd_to_socket(fd);
+
+	st.role = role;
+	if (sock && sl_tcp_endpoints(sock, &ep) == 0) {
+		if ((filter_pids && !bpf_map_lookup_elem(&pid_allow, &tgid)) ||
+		    bpf_map_lookup_elem(&tgid_ignore, &tgid)) {
+			st.kind = FD_IGNORED;
+		} else if ((deny_ports && port_listed(&port_deny, &ep)) ||
+			   (filter_ports && !port_listed(&port_allow, &ep))) {
+			st.kind = FD_IGNORED;
+			count(SL_CNT_CONNS_FILTERED, 1);
+		} else {
+			st.kind = FD_TCP;
+			st.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+		}
+	}
+	if (bpf_map_update_elem(&fds, &key, &st, BPF_ANY)) {
+		count(SL_CNT_LOST_CONN_MAP_FULL, 1);
+		return NULL;
+	}
+	if (st.kind == FD_TCP)
+		emit_conn(SL_EVENT_CONN_OPEN, pid_tgid, fd, &st, &ep);
+	return bpf_map_lookup_elem(&fds, &key);
+}
+
+/* ---- data path ---- */
+
+static __always_inline void stash_io(__u32 fd, __u64 buf, __u32 iovcnt, __u8 sys, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == self_tgid)
+		return;
+	__u64 key = fd_key(tgid, fd);
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (!st)
+		st = track_fd(pid_tgid, fd, SL_ROLE_UNKNOWN);
+	if (!st || st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
+		return;
+	struct io_args a = {.buf = buf, .fd = fd, .iovcnt = iovcnt, .syscall = sys, .direction = dir};
+	if (bpf_map_update_elem(&io_inflight, &pid_tgid, &a, BPF_ANY))
+		count(SL_CNT_LOST_IO_MAP_FULL, 1);
+}
+
+/* First user buffer of the call: the buffer itself, or the first iovec's base. */
+static __always_inline __u64 first_buffer(const struct io_args *a)
+{
+	if (!a->iovcnt)
+		return a->buf;
+	struct iovec iov = {};
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)a->buf))
+		return 0;
+	return (__u64)iov.iov_base;
+}
+
+static __always_inline bool is_method(__u32 w)
+{
+	/* First four bytes, little-endian, of every HTTP/1 request method
+	 * and of a status line. */
+	switch (w) {
+	case 0x20544547: /* "GET " */
+	case 0x54534f50: /* "POST" */
+	case 0x20545550: /* "PUT " */
+	case 0x44414548: /* "HEAD" */
+	case 0x454c4544: /* "DELE" */
+	case 0x43544150: /* "PATC" */
+	case 0x4954504f: /* "OPTI" */
+	case 0x4e4e4f43: /* "CONN" */
+	case 0x43415254: /* "TRAC" */
+	case 0x50545448: /* "HTTP" */
+		return true;
+	}
+	return false;
+}
+
+/* Classifies a connection from the first bytes seen on it. */
+static __always_inline __u8 sniff(const struct io_args *a, long len)
+{
+	__u64 p = first_buffer(a);
+	__u8 b[4] = {};
+	if (!p)
+		return SL_PROTO_UNKNOWN;
+	if (len >= 4) {
+		if (bpf_probe_read_user(b, 4, (void *)p))
+			return SL_PROTO_UNKNOWN;
+		__u32 w;
+		__builtin_memcpy(&w, b, 4);
+		return is_method(w) ? SL_PROTO_HTTP1 : SL_PROTO_OTHER;
+	}
+	/* A message dribbled out a byte or two at a time: judge by its first letter. */
+	if (bpf_probe_read_user(b, 1, (void *)p))
+		return SL_PROTO_UNKNOWN;
+	switch (b[0]) {
+	case 'G': case 'P': case 'H': case 'D': case 'O': case 'C': case 'T':
+		return SL_PROTO_HTTP1;
+	}
+	return SL_PROTO_OTHER;
+}
+
+/* Copies up to `want` bytes of the call's buffers into `sc->buf`; returns the
+ * number copied and adds to *iov_cut the bytes left in iovecs past SL_MAX_IOV. */
+static __always_inline __u32 copy_payload(struct data_scratch *sc, const struct io_args *a,
+					  __u64 want, __u64 total, __u64 *iov_cut)
+{
+	if (!a->iovcnt) {
+		__u64 n = want;
+		barrier_var(n); /* keep the clamp on the register the helper gets */
+		if (n > SL_MAX_CAPTURE)
+			n = SL_MAX_CAPTURE;
+		if (n && bpf_probe_read_user(sc->buf, n, (void *)a->buf))
+			return 0;
+		return n;
+	}
+	__u64 off = 0;
+	__u64 seen = 0;
+	for (int i = 0; i < SL_MAX_IOV; i++) {
+		if (i >= a->iovcnt || seen >= total)
+			break;
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
+			break;
+		__u64 len = iov.iov_len;
+		if (len > total - seen)
+			len = total - seen; /* a short read fills the first iovecs only */
+		seen += len;
+		if (off >= want)
+			continue;
+		__u64 n = want - off;
+		if (n > len)
+			n = len;
+		/* Bounds the verifier can follow: o < SL_MAX_CAPTURE and
+		 * n <= SL_MAX_CAPTURE, inside a buffer of twice that. */
+		__u64 o = off & (SL_MAX_CAPTURE - 1);
+		barrier_var(n);
+		if (n > SL_MAX_CAPTURE)
+			n = SL_MAX_CAPTURE;
+		if (n && bpf_probe_read_user(&sc->buf[o], n, iov.iov_base))
+			break;
+		off += n;
+	}
+	*iov_cut = total - seen;
+	return off;
+}
+
+static __always_inline void finish_io(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct io_args *ap = bpf_map_lookup_elem(&io_inflight, &pid_tgid);
+	if (!ap)
+		return;
+	struct io_args a = *ap;
+	bpf_map_delete_elem(&io_inflight, &pid_tgid);
+	if (ret <= 0)
+		return;
+
+	__u64 key = fd_key(pid_tgid >> 32, a.fd);
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (!st || st->kind != FD_TCP)
+		return;
+	__u8 dir = a.direction & 1;
+	__u64 seq = __sync_fetch_and_add(&st->seq[dir], ret);
+
+	if (st->protocol == SL_PROTO_UNKNOWN && a.syscall != SL_SYS_SENDFILE) {
+		__u8 proto = sniff(&a, ret);
+		if (proto == SL_PROTO_OTHER && st->role == SL_ROLE_UNKNOWN)
+			return; /* open before we started: may be mid-message, look again next time */
+		st->protocol = proto;
+		if (proto == SL_PROTO_OTHER) {
+			count(SL_CNT_CONNS_UNCLASSIFIED, 1);
+			return;
+		}
+	}
+	if (st->protocol != SL_PROTO_HTTP1)
+		return;
+
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct data_scratch *sc = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!sc)
+		return;
+	__u64 want = 0;
+	__u64 iov_cut = 0;
+	if (a.syscall != SL_SYS_SENDFILE) {
+		want = ret < capture_size ? ret : capture_size;
+		if (want > SL_MAX_CAPTURE)
+			want = SL_MAX_CAPTURE;
+	}
+	__u64 got = want ? copy_payload(sc, &a, want, ret, &iov_cut) : 0;
+	barrier_var(got);
+	if (got > SL_MAX_CAPTURE)
+		got = SL_MAX_CAPTURE;
+	if (got < want && !iov_cut)
+		count(SL_CNT_LOST_DATA_READ_FAILED, 1);
+	if (a.syscall == SL_SYS_SENDFILE)
+		count(SL_CNT_UNCAPTURED_BYTES_SENDFILE, ret);
+	else if (got < ret) {
+		count(SL_CNT_TRUNCATED_EVENTS, 1);
+		count(SL_CNT_TRUNCATED_BYTES_IOV, iov_cut);
+		count(SL_CNT_TRUNCATED_BYTES_CAPTURE, ret - got - iov_cut);
+	}
+
+	struct sl_data_event *e = &sc->ev;
+	fill_header(&e->hdr, SL_EVENT_DATA, sizeof(*e) + got, pid_tgid);
+	e->conn_id = st->conn_id;
+	e->seq = seq;
+	e->orig_len = ret;
+	e->cap_len = got;
+	e->fd = a.fd;
+	e->direction = dir;
+	e->syscall = a.syscall;
+	e->protocol = st->protocol;
+	e->role = st->role;
+	if (bpf_ringbuf_output(&events, sc, sizeof(*e) + got, ringbuf_flags()))
+		count(SL_CNT_LOST_DATA_RINGBUF_FULL, 1);
+}
+
+/* ---- tracepoints ---- */
+
+#define ARG(ctx, n) ((ctx)->args[n])
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int sl_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_READ, SL_DIR_INGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int sl_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), SL_SYS_READV, SL_DIR_INGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int sl_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_RECVFROM, SL_DIR_INGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int sl_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_WRITE, SL_DIR_EGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sl_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), SL_SYS_WRITEV, SL_DIR_EGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int sl_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_SENDTO, SL_DIR_EGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int sl_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_io(ARG(ctx, 0), 0, 0, SL_SYS_SENDFILE, SL_DIR_EGRESS);
+	return 0;
+}
+
+/* recvmsg/sendmsg: the iovec array sits in the user's msghdr. */
+static __always_inline void stash_msg(__u32 fd, __u64 msg, __u8 sys, __u8 dir)
+{
+	struct user_msghdr m = {};
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg))
+		return;
+	if (m.msg_iovlen == 0)
+		return;
+	stash_io(fd, (__u64)m.msg_iov, m.msg_iovlen, sys, dir);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int sl_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_msg(ARG(ctx, 0), ARG(ctx, 1), SL_SYS_RECVMSG, SL_DIR_INGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sl_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_msg(ARG(ctx, 0), ARG(ctx, 1), SL_SYS_SENDMSG, SL_DIR_EGRESS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int sl_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int sl_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int sl_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int sl_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int sl_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int sl_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int sl_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int sl_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int sl_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	finish_io(ctx->ret);
+	return 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sl_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (ctx->ret >= 0 && (pid_tgid >> 32) != self_tgid)
+		track_fd(pid_tgid, ctx->ret, SL_ROLE_SERVER);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sl_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (ctx->ret >= 0 && (pid_tgid >> 32) != self_tgid)
+		track_fd(pid_tgid, ctx->ret, SL_ROLE_SERVER);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int sl_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((pid_tgid >> 32) == self_tgid)
+		return 0;
+	struct io_args a = {.fd = ARG(ctx, 0)};
+	if (bpf_map_update_elem(&io_inflight, &pid_tgid, &a, BPF_ANY))
+		count(SL_CNT_LOST_IO_MAP_FULL, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sl_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct io_args *ap = bpf_map_lookup_elem(&io_inflight, &pid_tgid);
+	if (!ap)
+		return 0;
+	__u32 fd = ap->fd;
+	bpf_map_delete_elem(&io_inflight, &pid_tgid);
+	/* Non-blocking connects report EINPROGRESS; the endpoints are already set. */
+	if (ctx->ret == 0 || ctx->ret == -SL_EINPROGRESS)
+		track_fd(pid_tgid, fd, SL_ROLE_CLIENT);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sl_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 fd = ARG(ctx, 0);
+	__u64 key = fd_key(pid_tgid >> 32, fd);
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (!st)
+		return 0;
+	if (st->kind == FD_TCP)
+		emit_conn(SL_EVENT_CONN_CLOSE, pid_tgid, fd, st, NULL);
+	bpf_map_delete_elem(&fds, &key);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* Kernel/user ABI shared by every probe: the common event header and the
+ * loss-counter layout. Plain C, fixed-size fields, explicit padding. */
+#ifndef SIGHTLINE_BPF_COMMON_H
+#define SIGHTLINE_BPF_COMMON_H
+
+#ifdef __BPF__
+/* vmlinux.h already defines the __uN types on the kernel side. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Every event starts with this header. `size` is the full size of the event
+ * including the header and any payload, so userspace can check it before use. */
+struct sl_event_header {
+	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 type;         /* enum sl_event_type */
+	__u32 size;
+	__u32 pid;          /* thread-group id, what userspace calls the pid */
+	__u32 tid;
+};
+
+enum sl_event_type {
+	SL_EVENT_CONN_OPEN = 1,
+	SL_EVENT_CONN_CLOSE = 2,
+	SL_EVENT_DATA = 3,
+};
+
+#endif
