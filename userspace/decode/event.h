@@ -1,0 +1,74 @@
+// The one decoding boundary between ring-buffer bytes and userspace: every
+// event is size-checked and copied into an aligned struct here; raw kernel
+// structs go no further.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "sightline/bpf/sockets.h"
+
+namespace sightline::decode {
+
+enum class Role : uint8_t { kUnknown = SL_ROLE_UNKNOWN, kServer = SL_ROLE_SERVER, kClient = SL_ROLE_CLIENT };
+enum class Direction : uint8_t { kIngress = SL_DIR_INGRESS, kEgress = SL_DIR_EGRESS };
+
+struct Endpoint {
+  std::string address;  // printable: dotted quad, or IPv6 text
+  uint16_t port = 0;
+};
+
+struct ConnOpen {
+  uint64_t timestamp_ns = 0;
+  uint32_t pid = 0;
+  uint32_t fd = 0;
+  uint64_t conn_id = 0;
+  Role role = Role::kUnknown;
+  Endpoint local;
+  Endpoint remote;
+  std::string comm;
+};
+
+struct ConnClose {
+  uint64_t timestamp_ns = 0;
+  uint32_t pid = 0;
+  uint32_t fd = 0;
+  uint64_t conn_id = 0;
+  uint64_t bytes_ingress = 0;
+  uint64_t bytes_egress = 0;
+};
+
+// Borrowed view: `payload` points into the ring buffer and is valid only
+// during the callback that delivered it.
+struct Data {
+  uint64_t timestamp_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t fd = 0;
+  uint64_t conn_id = 0;
+  uint64_t seq = 0;
+  uint32_t orig_len = 0;
+  Direction direction = Direction::kIngress;
+  Role role = Role::kUnknown;
+  uint8_t syscall = 0;
+  uint8_t protocol = 0;
+  std::string_view payload;
+};
+
+// Why an event was rejected; each is counted by the caller.
+enum class DecodeError { kTooShort, kUnknownType, kSizeMismatch, kBadLength };
+
+using Event = std::variant<ConnOpen, ConnClose, Data, DecodeError>;
+
+Event Decode(std::span<const std::byte> raw);
+
+std::string_view DecodeErrorName(DecodeError e);
+
+// Formats a 4- or 16-byte network-order address; IPv4-mapped IPv6 prints as IPv4.
+std::string FormatAddress(uint16_t family, const uint8_t addr[16]);
+
+}  // namespace sightline::decode
