@@ -1,1 +1,26 @@
-int main() { return 0; }
+// sightline: an eBPF host observer. See README.md.
+#include <cstdio>
+
+#include "config/options.h"
+#include "daemon/check.h"
+#include "daemon/daemon.h"
+#include "daemon/logging.h"
+
+int main(int argc, char** argv) {
+  using sightline::config::Command;
+  auto parsed = sightline::config::Parse(argc, argv);
+  switch (parsed.command) {
+    case Command::kExit:
+      return parsed.exit_code;
+    case Command::kVersion:
+      std::printf("sightline %s (%s)\n", SIGHTLINE_VERSION, SIGHTLINE_REVISION);
+      return 0;
+    case Command::kCheck:
+      sightline::daemon::SetupLogging("warn", "text");
+      return sightline::daemon::RunCheck(parsed.options, stdout);
+    case Command::kRun:
+      break;
+  }
+  sightline::daemon::SetupLogging(parsed.options.log_level, parsed.options.log_format);
+  return sightline::daemon::RunDaemon(parsed.options);
+}

@@ -1,0 +1,139 @@
+#include "config/options.h"
+
+#include <CLI/CLI.hpp>
+#include <regex>
+
+#include "metrics/endpoint.h"
+#include "metrics/route.h"
+
+namespace sightline::config {
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  sightline                                   observe every process, serve :9464/metrics
+  sightline check                             what does this kernel offer?
+  sightline --ports 80,8080 --route-pattern '/api/campaigns/{id}'
+  sightline --exclude-ports 22 --exe '^/usr/(s)?bin/nginx$' --log-format json
+  SIGHTLINE_LISTEN=127.0.0.1:9464 sightline --config /etc/sightline/sightline.toml
+
+Every flag has an environment variable (shown as SIGHTLINE_*) and a config-file
+key with the flag's long name, e.g. in sightline.toml:
+  listen = "127.0.0.1:9464"
+  ports = [80, 8080]
+  route-pattern = ["/api/campaigns/{id}", "/users/{id}/orders"]
+)";
+
+bool IsPowerOfTwo(uint32_t v) { return v && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+std::optional<std::string> Validate(const Options& o) {
+  if (auto err = metrics::ValidateListenAddress(o.listen)) return "--listen: " + *err;
+  if (o.capture_size == 0 || o.capture_size > 16384) {
+    return "--capture-size: must be between 1 and 16384 bytes, got " + std::to_string(o.capture_size);
+  }
+  if (!IsPowerOfTwo(o.ring_buffer_size) || o.ring_buffer_size < (64u << 10) ||
+      o.ring_buffer_size > (1u << 30)) {
+    return "--ring-buffer-size: must be a power of two between 65536 and 1073741824, got " +
+           std::to_string(o.ring_buffer_size);
+  }
+  if (o.max_tracked_fds < 1024) return "--max-tracked-fds: must be at least 1024";
+  if (o.max_connections < 16) return "--max-connections: must be at least 16";
+  if (o.idle_timeout_seconds == 0) return "--idle-timeout: must be at least 1 second";
+  if (o.max_head_bytes < 1024) return "--max-head-bytes: must be at least 1024";
+  if (o.series_budget == 0) return "--series-budget: must be at least 1";
+  for (const auto& p : o.route_patterns) {
+    if (auto err = metrics::RouteNormalizer::ValidatePattern(p)) {
+      return "--route-pattern '" + p + "': " + *err;
+    }
+  }
+  for (auto port : o.ports) {
+    if (port == 0) return "--ports: port 0 is not a port";
+  }
+  for (auto port : o.exclude_ports) {
+    if (port == 0) return "--exclude-ports: port 0 is not a port";
+  }
+  if (!o.exe_regex.empty()) {
+    try {
+      std::regex re(o.exe_regex, std::regex::extended);
+    } catch (const std::regex_error& e) {
+      return "--exe: invalid regular expression '" + o.exe_regex + "': " + e.what();
+    }
+  }
+  return std::nullopt;
+}
+
+ParseResult Parse(int argc, const char* const* argv) {
+  ParseResult r;
+  Options& o = r.options;
+  CLI::App app{"sightline: an eBPF host observer. Sees HTTP traffic of every process on the "
+               "node without code changes and serves it as Prometheus metrics."};
+  app.footer(kExamples);
+  app.set_config("--config", "", "TOML config file (keys are the long flag names)")
+      ->envname("SIGHTLINE_CONFIG");
+  bool version = false;
+  app.add_flag("--version", version, "Print the version and exit");
+
+  app.add_option("--listen", o.listen, "Address of /metrics and /healthz")
+      ->envname("SIGHTLINE_LISTEN")->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+      ->envname("SIGHTLINE_LOG_LEVEL")->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", o.log_format, "text, json, or auto (text on a terminal)")
+      ->envname("SIGHTLINE_LOG_FORMAT")->capture_default_str()
+      ->check(CLI::IsMember({"auto", "text", "json"}));
+  app.add_option("--probes", o.probes, "Probes to load (sockets)")
+      ->envname("SIGHTLINE_PROBES")->delimiter(',')->capture_default_str()
+      ->check(CLI::IsMember({"sockets"}));
+
+  app.add_option("--ports", o.ports, "Observe only connections with one of these ports (either end)")
+      ->envname("SIGHTLINE_PORTS")->delimiter(',');
+  app.add_option("--exclude-ports", o.exclude_ports, "Never observe connections with these ports")
+      ->envname("SIGHTLINE_EXCLUDE_PORTS")->delimiter(',');
+  app.add_option("--pids", o.pids, "Observe only these process ids")
+      ->envname("SIGHTLINE_PIDS")->delimiter(',');
+  app.add_option("--exe", o.exe_regex, "Observe only processes whose executable path matches this "
+                 "extended regular expression")->envname("SIGHTLINE_EXE");
+
+  app.add_option("--capture-size", o.capture_size, "Payload bytes captured per syscall (max 16384)")
+      ->envname("SIGHTLINE_CAPTURE_SIZE")->capture_default_str();
+  app.add_option("--ring-buffer-size", o.ring_buffer_size, "Kernel ring buffer bytes (power of two)")
+      ->envname("SIGHTLINE_RING_BUFFER_SIZE")->capture_default_str();
+  app.add_option("--max-tracked-fds", o.max_tracked_fds, "Kernel map entries for file descriptors")
+      ->envname("SIGHTLINE_MAX_TRACKED_FDS")->capture_default_str();
+  app.add_option("--max-connections", o.max_connections, "Connections tracked in userspace")
+      ->envname("SIGHTLINE_MAX_CONNECTIONS")->capture_default_str();
+  app.add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds before a silent connection is dropped")
+      ->envname("SIGHTLINE_IDLE_TIMEOUT")->capture_default_str();
+  app.add_option("--max-head-bytes", o.max_head_bytes, "Largest HTTP head parsed")
+      ->envname("SIGHTLINE_MAX_HEAD_BYTES")->capture_default_str();
+  app.add_option("--route-pattern", o.route_patterns, "Route template, e.g. /api/campaigns/{id} "
+                 "(repeatable)")->envname("SIGHTLINE_ROUTE_PATTERNS")->delimiter(',');
+  app.add_option("--series-budget", o.series_budget, "Series per metric before new label sets "
+                 "fold into an overflow series")->envname("SIGHTLINE_SERIES_BUDGET")->capture_default_str();
+
+  app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    r.command = Command::kExit;
+    r.exit_code = app.exit(e);
+    return r;
+  }
+  if (version) {
+    r.command = Command::kVersion;
+    return r;
+  }
+  if (auto err = Validate(o)) {
+    std::fprintf(stderr, "sightline: invalid configuration: %s\n", err->c_str());
+    r.command = Command::kExit;
+    r.exit_code = 2;
+    return r;
+  }
+  r.command = app.got_subcommand("check") ? Command::kCheck : Command::kRun;
+  return r;
+}
+
+}  // namespace sightline::config

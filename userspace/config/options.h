@@ -1,0 +1,52 @@
+// Daemon configuration: one struct, filled from flags, environment variables
+// (SIGHTLINE_*) and a TOML config file, in that order of precedence.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sightline::config {
+
+struct Options {
+  std::string listen = "0.0.0.0:9464";
+  std::string log_level = "info";
+  std::string log_format = "auto";  // auto: text on a terminal, JSON otherwise
+  std::vector<std::string> probes = {"sockets"};
+
+  // What to observe. Empty means everything.
+  std::vector<uint16_t> ports;
+  std::vector<uint16_t> exclude_ports;
+  std::vector<uint32_t> pids;
+  std::string exe_regex;
+
+  // Kernel side.
+  uint32_t capture_size = 4096;
+  uint32_t ring_buffer_size = 16u << 20;
+  uint32_t max_tracked_fds = 131072;
+
+  // Userspace side.
+  uint32_t max_connections = 65536;
+  uint32_t idle_timeout_seconds = 300;
+  uint32_t max_head_bytes = 65536;
+  std::vector<std::string> route_patterns;
+  uint32_t series_budget = 2000;
+};
+
+enum class Command { kRun, kCheck, kVersion, kExit };
+
+struct ParseResult {
+  Command command = Command::kRun;
+  Options options;
+  int exit_code = 0;  // for kExit: what main returns (help printed, or an error)
+};
+
+// Parses argv. On --help or an invalid value, prints to stdout/stderr and
+// returns kExit with the exit code; invalid values name the flag.
+ParseResult Parse(int argc, const char* const* argv);
+
+// Semantic checks beyond what the parser knows; returns the first error, naming the flag.
+std::optional<std::string> Validate(const Options& o);
+
+}  // namespace sightline::config

@@ -1,0 +1,167 @@
+#include "conn/tracker.h"
+
+namespace sightline::conn {
+namespace {
+
+http1::Side ToSide(decode::Role r) {
+  switch (r) {
+    case decode::Role::kServer: return http1::Side::kServer;
+    case decode::Role::kClient: return http1::Side::kClient;
+    case decode::Role::kUnknown: break;
+  }
+  return http1::Side::kUnknown;
+}
+
+}  // namespace
+
+struct ConnectionTracker::Connection : http1::Sink {
+  Connection(ConnectionInfo i, const TrackerLimits& limits, TransactionSink& s)
+      : info(std::move(i)),
+        session(ToSide(info.role), limits.http),
+        streams{StreamOrderer(limits.stream), StreamOrderer(limits.stream)},
+        sink(s) {
+    for (int d = 0; d < 2; d++) {
+      auto stream = static_cast<http1::Stream>(d);
+      out[d].data = [this, stream](std::string_view bytes, uint64_t ts) {
+        session.OnData(stream, bytes, ts, *this);
+      };
+      out[d].gap = [this, stream](uint64_t n, uint64_t ts) { session.OnGap(stream, n, ts, *this); };
+    }
+    // Connections seen from their first byte start both streams at offset 0;
+    // those found mid-life start wherever their first captured event lands.
+    if (info.role != decode::Role::kUnknown && !info.implicit) {
+      streams[0].Start(0);
+      streams[1].Start(0);
+    }
+  }
+
+  void OnTransaction(const http1::Transaction& t) override { sink.OnHttp(info, t); }
+  void OnError(http1::ErrorKind kind) override { sink.OnHttpError(info, kind); }
+
+  ConnectionInfo info;
+  http1::Session session;
+  StreamOrderer streams[2];
+  StreamOrderer::Output out[2];
+  TransactionSink& sink;
+  uint64_t last_ns = 0;
+  std::list<uint64_t>::iterator lru_pos;
+};
+
+ConnectionTracker::ConnectionTracker(TrackerLimits limits, TransactionSink& sink)
+    : limits_(limits), sink_(sink) {}
+
+ConnectionTracker::~ConnectionTracker() = default;
+
+ConnectionTracker::Connection& ConnectionTracker::Create(ConnectionInfo info, uint64_t ts_ns) {
+  while (conns_.size() >= limits_.max_connections && !lru_.empty()) {
+    stats_.shed_capacity++;
+    Finish(lru_.front(), ts_ns);
+  }
+  uint64_t id = info.conn_id;
+  uint64_t key = FdKey(info.pid, info.fd);
+  auto conn = std::make_unique<Connection>(std::move(info), limits_, sink_);
+  Connection& c = *conn;
+  c.last_ns = ts_ns;
+  c.lru_pos = lru_.insert(lru_.end(), id);
+  conns_[id] = std::move(conn);
+  by_fd_[key] = id;
+  stats_.opened++;
+  return c;
+}
+
+void ConnectionTracker::Touch(Connection& c, uint64_t ts_ns) {
+  if (ts_ns > c.last_ns) c.last_ns = ts_ns;
+  lru_.splice(lru_.end(), lru_, c.lru_pos);
+}
+
+void ConnectionTracker::OnOpen(const decode::ConnOpen& e) {
+  if (conns_.count(e.conn_id)) return;  // duplicate
+  // The fd was reused without a close we saw: the old connection is over.
+  if (auto it = by_fd_.find(FdKey(e.pid, e.fd)); it != by_fd_.end()) {
+    stats_.shed_fd_reuse++;
+    Finish(it->second, e.timestamp_ns);
+  }
+  ConnectionInfo info;
+  info.conn_id = e.conn_id;
+  info.pid = e.pid;
+  info.fd = e.fd;
+  info.role = e.role;
+  info.local = e.local;
+  info.remote = e.remote;
+  info.comm = e.comm;
+  Create(std::move(info), e.timestamp_ns);
+}
+
+void ConnectionTracker::OnData(const decode::Data& e) {
+  Connection* c;
+  if (auto it = conns_.find(e.conn_id); it != conns_.end()) {
+    c = it->second.get();
+  } else {
+    if (auto fd = by_fd_.find(FdKey(e.pid, e.fd)); fd != by_fd_.end()) {
+      stats_.shed_fd_reuse++;
+      Finish(fd->second, e.timestamp_ns);
+    }
+    ConnectionInfo info;
+    info.conn_id = e.conn_id;
+    info.pid = e.pid;
+    info.fd = e.fd;
+    info.role = e.role;
+    info.implicit = true;
+    stats_.implicit_opens++;
+    c = &Create(std::move(info), e.timestamp_ns);
+  }
+  Touch(*c, e.timestamp_ns);
+  if (c->session.opaque()) return;
+  int d = static_cast<int>(e.direction);
+  c->streams[d].Push(e.seq, e.orig_len, e.payload, e.timestamp_ns, c->out[d], stats_.stream);
+}
+
+void ConnectionTracker::OnClose(const decode::ConnClose& e) {
+  if (!conns_.count(e.conn_id)) {
+    stats_.unknown_close++;
+    return;
+  }
+  stats_.closed++;
+  Finish(e.conn_id, e.timestamp_ns);
+}
+
+void ConnectionTracker::Finish(uint64_t conn_id, uint64_t ts_ns) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  ConnPtr c = std::move(it->second);
+  conns_.erase(it);
+  lru_.erase(c->lru_pos);
+  if (auto fd = by_fd_.find(FdKey(c->info.pid, c->info.fd));
+      fd != by_fd_.end() && fd->second == conn_id) {
+    by_fd_.erase(fd);
+  }
+  for (int d = 0; d < 2; d++) c->streams[d].Flush(ts_ns, true, c->out[d], stats_.stream);
+  c->session.OnClose(ts_ns, *c);
+}
+
+void ConnectionTracker::Sweep(uint64_t now_ns) {
+  // Least recently active first: stop at the first one still fresh.
+  while (!lru_.empty()) {
+    Connection& c = *conns_.at(lru_.front());
+    if (c.last_ns + limits_.idle_timeout_ns > now_ns) break;
+    stats_.shed_idle++;
+    Finish(lru_.front(), now_ns);
+  }
+  for (auto& [id, c] : conns_) {
+    for (int d = 0; d < 2; d++) c->streams[d].Flush(now_ns, false, c->out[d], stats_.stream);
+  }
+}
+
+void ConnectionTracker::CloseAll(uint64_t now_ns) {
+  while (!lru_.empty()) Finish(lru_.front(), now_ns);
+}
+
+size_t ConnectionTracker::buffered_bytes() const {
+  size_t n = 0;
+  for (const auto& [id, c] : conns_) {
+    n += c->session.buffered_bytes() + c->streams[0].held_bytes() + c->streams[1].held_bytes();
+  }
+  return n;
+}
+
+}  // namespace sightline::conn

@@ -1,0 +1,88 @@
+// Follows every observed connection: orders its byte streams, feeds the
+// protocol parser, and sheds connections (idle, over capacity, fd reused)
+// with a count for each, so memory stays bounded and nothing vanishes unseen.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "conn/stream.h"
+#include "decode/event.h"
+#include "protocols/http1/session.h"
+
+namespace sightline::conn {
+
+struct ConnectionInfo {
+  uint64_t conn_id = 0;
+  uint32_t pid = 0;
+  uint32_t fd = 0;
+  decode::Role role = decode::Role::kUnknown;
+  decode::Endpoint local;
+  decode::Endpoint remote;
+  std::string comm;
+  bool implicit = false;  // its open event was never seen
+};
+
+class TransactionSink {
+ public:
+  virtual ~TransactionSink() = default;
+  virtual void OnHttp(const ConnectionInfo& conn, const http1::Transaction& t) = 0;
+  virtual void OnHttpError(const ConnectionInfo& conn, http1::ErrorKind kind) = 0;
+};
+
+struct TrackerLimits {
+  size_t max_connections = 65536;
+  uint64_t idle_timeout_ns = 300'000'000'000ull;
+  StreamLimits stream;
+  http1::Limits http;
+};
+
+struct TrackerStats {
+  uint64_t opened = 0;
+  uint64_t closed = 0;
+  uint64_t implicit_opens = 0;   // data for a connection whose open event was lost
+  uint64_t shed_idle = 0;
+  uint64_t shed_capacity = 0;
+  uint64_t shed_fd_reuse = 0;    // a new connection took the fd of one never closed
+  uint64_t unknown_close = 0;    // close for a connection never seen
+  StreamStats stream;
+};
+
+class ConnectionTracker {
+ public:
+  ConnectionTracker(TrackerLimits limits, TransactionSink& sink);
+  ~ConnectionTracker();
+
+  void OnOpen(const decode::ConnOpen& e);
+  void OnData(const decode::Data& e);
+  void OnClose(const decode::ConnClose& e);
+  // Declares stale holes as gaps and sheds idle connections; now_ns is CLOCK_MONOTONIC.
+  void Sweep(uint64_t now_ns);
+  // Closes every connection (daemon shutdown): pending requests come out unanswered.
+  void CloseAll(uint64_t now_ns);
+
+  size_t size() const { return conns_.size(); }
+  size_t buffered_bytes() const;
+  const TrackerStats& stats() const { return stats_; }
+
+ private:
+  struct Connection;
+  using ConnPtr = std::unique_ptr<Connection>;
+
+  Connection& Create(ConnectionInfo info, uint64_t ts_ns);
+  void Touch(Connection& c, uint64_t ts_ns);
+  void Finish(uint64_t conn_id, uint64_t ts_ns);
+  static uint64_t FdKey(uint32_t pid, uint32_t fd) { return (uint64_t(pid) << 32) | fd; }
+
+  TrackerLimits limits_;
+  TransactionSink& sink_;
+  TrackerStats stats_;
+  std::unordered_map<uint64_t, ConnPtr> conns_;     // by conn_id
+  std::unordered_map<uint64_t, uint64_t> by_fd_;    // (pid, fd) -> conn_id
+  std::list<uint64_t> lru_;                         // least recently active first
+};
+
+}  // namespace sightline::conn

@@ -1,0 +1,96 @@
+#include "daemon/check.h"
+
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "bpf/libbpf_setup.h"
+#include "bpf/socket_probe.h"
+
+namespace sightline::daemon {
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string TracefsRoot() {
+  return Exists("/sys/kernel/tracing/events") ? "/sys/kernel/tracing" : "/sys/kernel/debug/tracing";
+}
+
+bool HasCapability(int cap) {
+  __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+struct Report {
+  std::FILE* out;
+  bool ok = true;
+  void Line(const char* what, bool good, const std::string& detail, bool required) {
+    std::fprintf(out, "%-22s %-4s %s\n", what, good ? "yes" : "no", detail.c_str());
+    if (required && !good) ok = false;
+  }
+};
+
+}  // namespace
+
+int RunCheck(const config::Options& options, std::FILE* out) {
+  Report r{out};
+  bpf::RouteLibbpfLogToSpdlog();
+
+  r.Line("btf", Exists("/sys/kernel/btf/vmlinux"), "/sys/kernel/btf/vmlinux (needed for CO-RE)", true);
+
+  bool privileged = HasCapability(CAP_BPF) || HasCapability(CAP_SYS_ADMIN);
+  r.Line("cap_bpf", HasCapability(CAP_BPF), "load BPF programs", false);
+  r.Line("cap_perfmon", HasCapability(CAP_PERFMON), "attach tracepoints and uprobes", false);
+  r.Line("cap_sys_admin", HasCapability(CAP_SYS_ADMIN), "mount tracefs; covers the two above on old kernels", false);
+  r.Line("privileges", privileged, privileged ? "enough to load probes" : "run as root or grant CAP_BPF+CAP_PERFMON", true);
+
+  auto tracefs_err = privileged ? bpf::EnsureTracefs() : std::optional<std::string>("not privileged");
+  r.Line("tracefs", !tracefs_err, tracefs_err ? *tracefs_err : TracefsRoot(), true);
+
+  const std::vector<std::string> tracepoints = {
+      "sys_enter_read",   "sys_exit_read",     "sys_enter_write",    "sys_exit_write",
+      "sys_enter_readv",  "sys_enter_writev",  "sys_enter_recvfrom", "sys_enter_sendto",
+      "sys_enter_recvmsg", "sys_enter_sendmsg", "sys_enter_sendfile64", "sys_exit_accept4",
+      "sys_exit_accept",  "sys_enter_connect", "sys_exit_connect",   "sys_enter_close"};
+  std::string missing;
+  for (const auto& tp : tracepoints) {
+    if (!Exists(TracefsRoot() + "/events/syscalls/" + tp)) missing += " " + tp;
+  }
+  r.Line("syscall tracepoints", missing.empty(),
+         missing.empty() ? std::to_string(tracepoints.size()) + " needed, all present" : "missing:" + missing,
+         true);
+
+  r.Line("uprobes", Exists("/sys/bus/event_source/devices/uprobe"), "TLS plaintext (later probes)", false);
+  bool kprobes = Exists("/sys/bus/event_source/devices/kprobe") && Exists(TracefsRoot() + "/kprobe_events");
+  r.Line("kprobes", kprobes, "not required: every probe uses tracepoints or uprobes", false);
+  bool ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+  r.Line("ring buffer", ringbuf, "BPF_MAP_TYPE_RINGBUF", true);
+
+  if (r.ok) {
+    try {
+      bpf::SocketProbeConfig cfg;
+      cfg.self_tgid = getpid();
+      cfg.capture_size = options.capture_size;
+      cfg.ring_buffer_size = options.ring_buffer_size;
+      cfg.max_tracked_fds = options.max_tracked_fds;
+      bpf::SocketProbe probe(cfg, [](std::span<const std::byte>) {});
+      r.Line("socket probe", true, std::to_string(probe.program_count()) + " programs loaded and attached", true);
+    } catch (const std::exception& e) {
+      r.Line("socket probe", false, e.what(), true);
+    }
+  }
+  std::fprintf(out, "%s\n", r.ok ? "sightline can run here" : "sightline cannot run here (see the lines marked no above)");
+  return r.ok ? 0 : 1;
+}
+
+}  // namespace sightline::daemon

@@ -1,0 +1,190 @@
+#include "daemon/daemon.h"
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <csignal>
+#include <ctime>
+#include <memory>
+#include <unordered_set>
+
+#include "bpf/libbpf_setup.h"
+#include "bpf/socket_probe.h"
+#include "conn/tracker.h"
+#include "decode/event.h"
+#include "metrics/endpoint.h"
+#include "metrics/http_metrics.h"
+#include "metrics/process_collector.h"
+#include "metrics/route.h"
+#include "metrics/self_metrics.h"
+#include "process/process_table.h"
+
+namespace sightline::daemon {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
+}
+
+conn::TrackerLimits TrackerLimitsFrom(const config::Options& o) {
+  conn::TrackerLimits l;
+  l.max_connections = o.max_connections;
+  l.idle_timeout_ns = uint64_t(o.idle_timeout_seconds) * 1'000'000'000ull;
+  l.http.max_head_bytes = o.max_head_bytes;
+  return l;
+}
+
+// Routes decoded events to the tracker, applying the executable filter that
+// the kernel cannot evaluate itself.
+class Pipeline {
+ public:
+  Pipeline(const config::Options& o, metrics::SelfMetrics& self, metrics::HttpMetrics& http,
+           process::ProcessTable& processes)
+      : self_(self),
+        processes_(processes),
+        filter_exe_(!o.exe_regex.empty()),
+        tracker_(TrackerLimitsFrom(o), http) {}
+
+  void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
+
+  void Handle(std::span<const std::byte> raw) {
+    decode::Event ev = decode::Decode(raw);
+    self_.CountEvent(ev);
+    if (auto* open = std::get_if<decode::ConnOpen>(&ev)) {
+      if (filter_exe_ && !processes_.Observed(open->pid, open->comm, MonotonicNs())) {
+        Ignore(open->pid);
+        return;
+      }
+      tracker_.OnOpen(*open);
+    } else if (auto* data = std::get_if<decode::Data>(&ev)) {
+      if (!ignored_.empty() && ignored_.count(data->pid)) return;
+      tracker_.OnData(*data);
+    } else if (auto* close = std::get_if<decode::ConnClose>(&ev)) {
+      if (!ignored_.empty() && ignored_.count(close->pid)) return;
+      tracker_.OnClose(*close);
+    }
+  }
+
+  void Sweep(uint64_t now_ns) {
+    tracker_.Sweep(now_ns);
+    processes_.Expire(now_ns);
+    // A pid we ignore may have exited and been reused by a process we want.
+    std::erase_if(ignored_, [&](uint32_t pid) {
+      if (kill(pid, 0) == 0 || errno != ESRCH) return false;
+      if (probe_) probe_->UnignoreTgid(pid);
+      return true;
+    });
+    self_.UpdateTracker(tracker_.stats(), tracker_.size(), tracker_.buffered_bytes());
+  }
+
+  void Shutdown(uint64_t now_ns) {
+    tracker_.CloseAll(now_ns);
+    self_.UpdateTracker(tracker_.stats(), tracker_.size(), tracker_.buffered_bytes());
+  }
+
+ private:
+  void Ignore(uint32_t pid) {
+    if (ignored_.insert(pid).second && probe_) probe_->IgnoreTgid(pid);
+  }
+
+  metrics::SelfMetrics& self_;
+  process::ProcessTable& processes_;
+  bool filter_exe_;
+  conn::ConnectionTracker tracker_;
+  bpf::SocketProbe* probe_ = nullptr;
+  std::unordered_set<uint32_t> ignored_;
+};
+
+}  // namespace
+
+int RunDaemon(const config::Options& o) {
+  spdlog::info("sightline {} ({}) starting", SIGHTLINE_VERSION, SIGHTLINE_REVISION);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto process_collector = std::make_shared<metrics::ProcessCollector>();
+  metrics::SelfMetrics self(*registry);
+  process::ProcessTable processes("/proc", o.exe_regex);
+  metrics::RouteNormalizer routes(o.route_patterns);
+  metrics::HttpMetrics http(*registry, processes, routes, o.series_budget, MonotonicNs);
+  Pipeline pipeline(o, self, http, processes);
+
+  std::atomic<bool> healthy{false};
+  std::unique_ptr<metrics::HttpEndpoint> endpoint;
+  try {
+    endpoint = std::make_unique<metrics::HttpEndpoint>(
+        o.listen, std::vector<std::weak_ptr<prometheus::Collectable>>{registry, process_collector},
+        [&healthy] { return healthy.load(); });
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("serving /metrics and /healthz on {}", o.listen);
+
+  bpf::RouteLibbpfLogToSpdlog();
+  if (auto err = bpf::EnsureTracefs()) {
+    spdlog::error("cannot attach tracepoints: {}", *err);
+    self.SetProbeStatus("sockets", false);
+    return 1;
+  }
+
+  std::unique_ptr<bpf::SocketProbe> probe;
+  try {
+    bpf::SocketProbeConfig cfg;
+    cfg.self_tgid = getpid();
+    cfg.capture_size = o.capture_size;
+    cfg.ring_buffer_size = o.ring_buffer_size;
+    cfg.max_tracked_fds = o.max_tracked_fds;
+    cfg.pids = o.pids;
+    cfg.ports = o.ports;
+    cfg.exclude_ports = o.exclude_ports;
+    probe = std::make_unique<bpf::SocketProbe>(
+        cfg, [&pipeline](std::span<const std::byte> raw) { pipeline.Handle(raw); });
+  } catch (const std::exception& e) {
+    spdlog::error("{} (run `sightline check` for what this kernel offers)", e.what());
+    self.SetProbeStatus("sockets", false);
+    return 1;
+  }
+  pipeline.set_probe(probe.get());
+  self.SetProbeStatus("sockets", true);
+  healthy.store(true);
+  spdlog::info("socket probe attached: {} programs", probe->program_count());
+
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  uint64_t last_sweep = MonotonicNs();
+  while (!g_stop.load()) {
+    int n = probe->Poll(100);
+    if (n < 0) {
+      spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
+      break;
+    }
+    uint64_t now = MonotonicNs();
+    if (now - last_sweep >= 1'000'000'000ull) {
+      pipeline.Sweep(now);
+      self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
+      last_sweep = now;
+    }
+  }
+
+  spdlog::info("stopping: detaching probes");
+  healthy.store(false);
+  probe->Poll(0);
+  pipeline.Shutdown(MonotonicNs());
+  probe.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace sightline::daemon

@@ -1,0 +1,153 @@
+#include "metrics/http_metrics.h"
+
+#include <charconv>
+
+namespace sightline::metrics {
+namespace {
+
+// OpenTelemetry's advised boundaries for http.*.request.duration, in seconds.
+const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+const prometheus::Histogram::BucketBoundaries kSizeBuckets = {
+    0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
+
+// Methods outside the standard set share one value, as OpenTelemetry advises,
+// so a client inventing methods cannot mint series.
+std::string MethodLabel(const std::string& m) {
+  static constexpr std::string_view kKnown[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto k : kKnown) {
+    if (m == k) return m;
+  }
+  return "_OTHER";
+}
+
+double Seconds(uint64_t from_ns, uint64_t to_ns) {
+  return to_ns > from_ns ? double(to_ns - from_ns) / 1e9 : 0.0;
+}
+
+}  // namespace
+
+std::pair<std::string, std::optional<uint16_t>> SplitHostHeader(std::string_view host) {
+  std::string_view name = host;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return {std::string(host), std::nullopt};
+    name = host.substr(1, close - 1);
+    if (close + 1 < host.size() && host[close + 1] == ':') port = host.substr(close + 2);
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos &&
+                                          host.find(':') == colon) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+  }
+  std::optional<uint16_t> p;
+  uint16_t v = 0;
+  if (!port.empty()) {
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec == std::errc() && end == port.data() + port.size() && v != 0) p = v;
+  }
+  return {std::string(name), p};
+}
+
+HttpMetrics::HttpMetrics(prometheus::Registry& registry, process::ProcessTable& processes,
+                         const RouteNormalizer& routes, size_t budget,
+                         std::function<uint64_t()> now_ns)
+    : processes_(processes),
+      routes_(routes),
+      now_ns_(std::move(now_ns)),
+      dropped_(prometheus::BuildCounter()
+                   .Name("sightline_series_dropped_total")
+                   .Help("Label sets folded into a metric's overflow series because its series "
+                         "budget was spent")
+                   .Register(registry)),
+      server_duration_(prometheus::BuildHistogram()
+                           .Name("http_server_request_duration_seconds")
+                           .Help("Duration of HTTP server requests, first request byte read to "
+                                 "last response byte written")
+                           .Register(registry),
+                       budget, dropped_, kDurationBuckets),
+      server_request_size_(prometheus::BuildHistogram()
+                               .Name("http_server_request_body_size_bytes")
+                               .Help("Size of HTTP server request bodies (decoded from chunked)")
+                               .Register(registry),
+                           budget, dropped_, kSizeBuckets),
+      server_response_size_(prometheus::BuildHistogram()
+                                .Name("http_server_response_body_size_bytes")
+                                .Help("Size of HTTP server response bodies (decoded from chunked)")
+                                .Register(registry),
+                            budget, dropped_, kSizeBuckets),
+      client_duration_(prometheus::BuildHistogram()
+                           .Name("http_client_request_duration_seconds")
+                           .Help("Duration of HTTP client requests, first request byte written "
+                                 "to last response byte read")
+                           .Register(registry),
+                       budget, dropped_, kDurationBuckets),
+      client_request_size_(prometheus::BuildHistogram()
+                               .Name("http_client_request_body_size_bytes")
+                               .Help("Size of HTTP client request bodies (decoded from chunked)")
+                               .Register(registry),
+                           budget, dropped_, kSizeBuckets),
+      client_response_size_(prometheus::BuildHistogram()
+                                .Name("http_client_response_body_size_bytes")
+                                .Help("Size of HTTP client response bodies (decoded from chunked)")
+                                .Register(registry),
+                            budget, dropped_, kSizeBuckets),
+      unanswered_(prometheus::BuildCounter()
+                      .Name("sightline_http_requests_unanswered_total")
+                      .Help("HTTP requests that got no complete response: the connection "
+                            "closed, reset or lost sync first")
+                      .Register(registry),
+                  budget, dropped_),
+      parse_errors_(prometheus::BuildCounter()
+                        .Name("sightline_parse_errors_total")
+                        .Help("Protocol bytes that could not be parsed, by protocol and reason")
+                        .Register(registry)) {}
+
+void HttpMetrics::OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) {
+  const auto& proc = processes_.Lookup(conn.pid, conn.comm, now_ns_());
+  if (!t.answered) {
+    unanswered_.Get({{"service_name", proc.service_name},
+                     {"side", t.side == http1::Side::kClient ? "client" : "server"},
+                     {"http_request_method", MethodLabel(t.method)}})
+        .Increment();
+    return;
+  }
+  if (t.side == http1::Side::kClient) {
+    RecordClient(proc.service_name, conn, t);
+  } else {
+    RecordServer(proc.service_name, t);
+  }
+}
+
+void HttpMetrics::OnHttpError(const conn::ConnectionInfo&, http1::ErrorKind kind) {
+  parse_errors_.Add({{"protocol", "http1"}, {"reason", std::string(http1::ErrorKindName(kind))}})
+      .Increment();
+}
+
+void HttpMetrics::RecordServer(const std::string& service, const http1::Transaction& t) {
+  prometheus::Labels labels = {{"service_name", service},
+                               {"http_request_method", MethodLabel(t.method)},
+                               {"http_response_status_code", std::to_string(t.status)},
+                               {"http_route", routes_.Normalize(t.target)}};
+  server_duration_.Get(labels).Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  server_request_size_.Get(labels).Observe(double(t.request_body_bytes));
+  server_response_size_.Get(labels).Observe(double(t.response_body_bytes));
+}
+
+void HttpMetrics::RecordClient(const std::string& service, const conn::ConnectionInfo& conn,
+                               const http1::Transaction& t) {
+  auto [host, port] = SplitHostHeader(t.host);
+  if (host.empty()) host = conn.remote.address.empty() ? "unknown" : conn.remote.address;
+  uint16_t server_port = port ? *port : conn.remote.port;
+  prometheus::Labels labels = {{"service_name", service},
+                               {"http_request_method", MethodLabel(t.method)},
+                               {"http_response_status_code", std::to_string(t.status)},
+                               {"server_address", host},
+                               {"server_port", std::to_string(server_port)}};
+  client_duration_.Get(labels).Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  client_request_size_.Get(labels).Observe(double(t.request_body_bytes));
+  client_response_size_.Get(labels).Observe(double(t.response_body_bytes));
+}
+
+}  // namespace sightline::metrics

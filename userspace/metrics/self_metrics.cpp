@@ -1,0 +1,105 @@
+#include "metrics/self_metrics.h"
+
+#include <variant>
+
+namespace sightline::metrics {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+
+}  // namespace
+
+SelfMetrics::SelfMetrics(prometheus::Registry& r)
+    : build_info_(BuildGauge().Name("sightline_build_info").Help("Version of the running daemon (always 1)").Register(r)),
+      probe_status_(BuildGauge().Name("sightline_probe_status").Help("1 when the probe is loaded and attached, 0 when it failed").Register(r)),
+      events_(BuildCounter().Name("sightline_events_total").Help("Events received from the kernel, by type").Register(r)),
+      lost_(BuildCounter().Name("sightline_events_lost_total").Help("Events that never reached the daemon or were rejected, by probe and reason").Register(r)),
+      truncated_events_(BuildCounter().Name("sightline_payload_truncated_events_total").Help("Data events whose payload was not captured in full").Register(r)),
+      truncated_bytes_(BuildCounter().Name("sightline_payload_truncated_bytes_total").Help("Payload bytes moved by observed processes but not captured, by reason").Register(r)),
+      connections_(BuildCounter().Name("sightline_connections_total").Help("Connections seen, by event").Register(r)),
+      connections_shed_(BuildCounter().Name("sightline_connections_shed_total").Help("Connections dropped before they closed, by reason").Register(r)),
+      stream_(BuildCounter().Name("sightline_stream_events_total").Help("Byte-stream ordering events: reordered, stale (duplicates)").Register(r)),
+      tracked_(BuildGauge().Name("sightline_tracked_connections").Help("Connections currently followed in userspace").Register(r)),
+      buffered_(BuildGauge().Name("sightline_buffered_bytes").Help("Bytes held by the connection tracker (reordering and parser buffers)").Register(r)),
+      probe_runs_(BuildCounter().Name("sightline_probe_runs_total").Help("Kernel program runs (needs kernel.bpf_stats_enabled=1)").Register(r)),
+      probe_run_seconds_(BuildCounter().Name("sightline_probe_run_seconds_total").Help("Kernel time spent in probe programs (needs kernel.bpf_stats_enabled=1)").Register(r)) {
+  build_info_.Add({{"version", SIGHTLINE_VERSION}, {"revision", SIGHTLINE_REVISION}}).Set(1);
+  event_counters_[0] = &events_.Add({{"type", "conn_open"}});
+  event_counters_[1] = &events_.Add({{"type", "conn_close"}});
+  event_counters_[2] = &events_.Add({{"type", "data"}});
+  event_counters_[3] = &events_.Add({{"type", "malformed"}});
+  for (auto e : {decode::DecodeError::kTooShort, decode::DecodeError::kUnknownType,
+                 decode::DecodeError::kSizeMismatch, decode::DecodeError::kBadLength}) {
+    std::string name(decode::DecodeErrorName(e));
+    decode_errors_[name] = &lost_.Add({{"probe", "sockets"}, {"reason", "malformed_" + name}});
+  }
+}
+
+void SelfMetrics::SetProbeStatus(const std::string& probe, bool attached) {
+  probe_status_.Add({{"probe", probe}}).Set(attached ? 1 : 0);
+}
+
+void SelfMetrics::CountEvent(const decode::Event& e) {
+  if (auto* err = std::get_if<decode::DecodeError>(&e)) {
+    event_counters_[3]->Increment();
+    decode_errors_[std::string(decode::DecodeErrorName(*err))]->Increment();
+    return;
+  }
+  event_counters_[e.index()]->Increment();
+}
+
+void SelfMetrics::Mirrored(prometheus::Family<prometheus::Counter>& family,
+                           const prometheus::Labels& labels, uint64_t cumulative, double scale) {
+  auto key = std::make_pair(static_cast<void*>(&family), labels);
+  auto it = mirrors_.find(key);
+  if (it == mirrors_.end()) it = mirrors_.emplace(key, Mirror(family.Add(labels), scale)).first;
+  it->second.Set(cumulative);
+}
+
+void SelfMetrics::UpdateKernel(const std::string& probe, const std::array<uint64_t, SL_CNT_MAX>& c,
+                               const std::vector<bpf::ProgramStats>& programs) {
+  auto lost = [&](const char* reason, uint64_t v) {
+    Mirrored(lost_, {{"probe", probe}, {"reason", reason}}, v);
+  };
+  lost("ringbuf_full_data", c[SL_CNT_LOST_DATA_RINGBUF_FULL]);
+  lost("ringbuf_full_control", c[SL_CNT_LOST_CONTROL_RINGBUF_FULL]);
+  lost("user_memory_unreadable", c[SL_CNT_LOST_DATA_READ_FAILED]);
+  lost("fd_map_full", c[SL_CNT_LOST_CONN_MAP_FULL]);
+  lost("inflight_map_full", c[SL_CNT_LOST_IO_MAP_FULL]);
+  uint64_t misses = 0;
+  for (const auto& p : programs) {
+    misses += p.recursion_misses;
+    Mirrored(probe_runs_, {{"probe", probe}, {"program", p.name}}, p.run_count);
+    Mirrored(probe_run_seconds_, {{"probe", probe}, {"program", p.name}}, p.run_time_ns, 1e-9);
+  }
+  lost("program_not_run", misses);
+
+  Mirrored(truncated_events_, {{"probe", probe}}, c[SL_CNT_TRUNCATED_EVENTS]);
+  Mirrored(truncated_bytes_, {{"probe", probe}, {"reason", "capture_size"}}, c[SL_CNT_TRUNCATED_BYTES_CAPTURE]);
+  Mirrored(truncated_bytes_, {{"probe", probe}, {"reason", "iovec_limit"}}, c[SL_CNT_TRUNCATED_BYTES_IOV]);
+  Mirrored(truncated_bytes_, {{"probe", probe}, {"reason", "sendfile"}}, c[SL_CNT_UNCAPTURED_BYTES_SENDFILE]);
+  Mirrored(connections_, {{"event", "unclassified"}}, c[SL_CNT_CONNS_UNCLASSIFIED]);
+  Mirrored(connections_, {{"event", "filtered"}}, c[SL_CNT_CONNS_FILTERED]);
+}
+
+void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered) {
+  Mirrored(connections_, {{"event", "opened"}}, s.opened);
+  Mirrored(connections_, {{"event", "closed"}}, s.closed);
+  Mirrored(connections_, {{"event", "opened_implicitly"}}, s.implicit_opens);
+  Mirrored(connections_, {{"event", "close_unknown"}}, s.unknown_close);
+  Mirrored(connections_shed_, {{"reason", "idle"}}, s.shed_idle);
+  Mirrored(connections_shed_, {{"reason", "capacity"}}, s.shed_capacity);
+  Mirrored(connections_shed_, {{"reason", "fd_reused"}}, s.shed_fd_reuse);
+  Mirrored(stream_, {{"event", "reordered"}}, s.stream.reordered);
+  Mirrored(stream_, {{"event", "stale"}}, s.stream.stale);
+  Mirrored(truncated_bytes_, {{"probe", "sockets"}, {"reason", "stream_gap"}}, s.stream.lost_bytes);
+  tracked_.Add({}).Set(double(tracked));
+  buffered_.Add({}).Set(double(buffered));
+}
+
+void SelfMetrics::AddUserspaceLoss(const std::string& reason, uint64_t n) {
+  lost_.Add({{"probe", "sockets"}, {"reason", reason}}).Increment(double(n));
+}
+
+}  // namespace sightline::metrics

@@ -1,0 +1,99 @@
+#include "process/process_table.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+
+namespace sightline::process {
+namespace {
+
+constexpr size_t kMaxEnviron = 1 << 20;
+
+std::string ReadFile(const std::string& path, size_t limit) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  std::string out;
+  out.resize(limit);
+  f.read(out.data(), limit);
+  out.resize(f.gcount());
+  return out;
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
+  if (n <= 0) return {};
+  std::string s(buf, n);
+  // An executable replaced on disk while running reads as "path (deleted)".
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (s.size() > kDeleted.size() && s.ends_with(kDeleted)) s.resize(s.size() - kDeleted.size());
+  return s;
+}
+
+std::string Basename(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::optional<std::string> ServiceNameFromEnviron(std::string_view env) {
+  constexpr std::string_view kKey = "OTEL_SERVICE_NAME=";
+  size_t pos = 0;
+  while (pos < env.size()) {
+    size_t end = env.find('\0', pos);
+    if (end == std::string_view::npos) end = env.size();
+    std::string_view var = env.substr(pos, end - pos);
+    if (var.starts_with(kKey) && var.size() > kKey.size()) {
+      return std::string(var.substr(kKey.size()));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+ProcessTable::ProcessTable(std::string proc_root, const std::string& exe_regex, uint64_t refresh_ns)
+    : proc_root_(std::move(proc_root)), refresh_ns_(refresh_ns) {
+  if (!exe_regex.empty()) exe_filter_.emplace(exe_regex, std::regex::extended);
+}
+
+void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
+  std::string base = proc_root_ + "/" + std::to_string(pid);
+  std::string exe = ReadLink(base + "/exe");
+  if (exe.empty() && !e.info.exe_path.empty()) return;  // gone: keep what we knew
+  e.info.exe_path = exe;
+  if (auto name = ServiceNameFromEnviron(ReadFile(base + "/environ", kMaxEnviron))) {
+    e.info.service_name = *name;
+  } else if (!exe.empty()) {
+    e.info.service_name = Basename(exe);
+  } else if (!comm.empty()) {
+    e.info.service_name = std::string(comm);
+  } else {
+    e.info.service_name = "unknown";
+  }
+  e.observed = !exe_filter_ || std::regex_search(exe, *exe_filter_);
+}
+
+const ProcessInfo& ProcessTable::Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns) {
+  auto [it, fresh] = entries_.try_emplace(pid);
+  Entry& e = it->second;
+  if (fresh || e.read_ns + refresh_ns_ <= now_ns) {
+    Read(pid, comm, e);
+    e.read_ns = now_ns;
+  }
+  e.used_ns = now_ns;
+  return e.info;
+}
+
+bool ProcessTable::Observed(uint32_t pid, std::string_view comm, uint64_t now_ns) {
+  Lookup(pid, comm, now_ns);
+  return entries_[pid].observed;
+}
+
+void ProcessTable::Expire(uint64_t now_ns) {
+  const uint64_t keep = 30 * refresh_ns_;
+  std::erase_if(entries_, [&](const auto& kv) { return kv.second.used_ns + keep <= now_ns; });
+}
+
+}  // namespace sightline::process

@@ -1,0 +1,55 @@
+// What the daemon knows about observed processes: service name and
+// executable, read from /proc and cached. Entries are re-read after a while
+// (a pid may be reused or exec another program) and kept when the process is
+// gone, so a short-lived client is still named after it exits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+#include <unordered_map>
+
+namespace sightline::process {
+
+struct ProcessInfo {
+  std::string service_name;
+  std::string exe_path;  // empty when unreadable
+};
+
+class ProcessTable {
+ public:
+  // proc_root is "/proc" outside tests. exe_regex empty: every process is observed.
+  ProcessTable(std::string proc_root, const std::string& exe_regex, uint64_t refresh_ns = 10'000'000'000ull);
+
+  // `comm` is the kernel's task name, used when /proc has nothing (process gone).
+  const ProcessInfo& Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns);
+
+  // Whether the process passes the --exe filter.
+  bool Observed(uint32_t pid, std::string_view comm, uint64_t now_ns);
+
+  // Drops entries not looked up for a long time.
+  void Expire(uint64_t now_ns);
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    ProcessInfo info;
+    uint64_t read_ns = 0;
+    uint64_t used_ns = 0;
+    bool observed = true;
+  };
+  void Read(uint32_t pid, std::string_view comm, Entry& e);
+
+  std::string proc_root_;
+  std::optional<std::regex> exe_filter_;
+  uint64_t refresh_ns_;
+  std::unordered_map<uint32_t, Entry> entries_;
+};
+
+// OTEL_SERVICE_NAME from a NUL-separated environment block, if set and non-empty.
+std::optional<std::string> ServiceNameFromEnviron(std::string_view environ);
+
+}  // namespace sightline::process
