@@ -1,0 +1,162 @@
+#include "metrics/process_collector.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace sightline::metrics {
+namespace {
+
+// Fields of /proc/self/stat we use, numbered as in proc(5).
+struct ProcStat {
+  double utime_ticks = 0;
+  double stime_ticks = 0;
+  double starttime_ticks = 0;
+  double vsize_bytes = 0;
+  double rss_pages = 0;
+};
+
+std::optional<std::string> ReadFile(const char* path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::optional<ProcStat> ReadProcStat() {
+  const auto text = ReadFile("/proc/self/stat");
+  if (!text) return std::nullopt;
+  // The command name (field 2) may contain spaces and parentheses; the
+  // fields after it start past the last ')'.
+  const std::size_t close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text->substr(close + 1));
+  constexpr std::size_t kFirst = 3;  // the state field, right after ')'
+  constexpr std::size_t kLast = 24;  // rss
+  std::vector<std::string> f;
+  for (std::string token; f.size() <= kLast - kFirst && fields >> token;) {
+    f.push_back(std::move(token));
+  }
+  if (f.size() <= kLast - kFirst) return std::nullopt;
+  auto field = [&](std::size_t n) {
+    return std::strtod(f[n - kFirst].c_str(), nullptr);
+  };
+  ProcStat s;
+  s.utime_ticks = field(14);
+  s.stime_ticks = field(15);
+  s.starttime_ticks = field(22);
+  s.vsize_bytes = field(23);
+  s.rss_pages = field(24);
+  return s;
+}
+
+// Boot time in unix seconds, the "btime" line of /proc/stat.
+std::optional<double> ReadBootTime() {
+  std::ifstream in("/proc/stat");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("btime ", 0) == 0) {
+      return std::strtod(line.c_str() + 6, nullptr);
+    }
+  }
+  return std::nullopt;
+}
+
+// Entries of /proc/self/fd, not counting the descriptor used to list them.
+std::optional<double> CountOpenFds() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return std::nullopt;
+  const int own = dirfd(dir);
+  double count = 0;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    int fd = -1;
+    const auto [end, ec] =
+        std::from_chars(name.data(), name.data() + name.size(), fd);
+    if (ec != std::errc() || end != name.data() + name.size() || fd == own)
+      continue;
+    ++count;
+  }
+  closedir(dir);
+  return count;
+}
+
+std::optional<double> MaxFds() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
+  return static_cast<double>(limit.rlim_cur);
+}
+
+prometheus::MetricFamily Family(std::string name, std::string help,
+                                prometheus::MetricType type, double value) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+  return family;
+}
+
+}  // namespace
+
+ProcessCollector::ProcessCollector() {
+  const auto stat = ReadProcStat();
+  const auto boot = ReadBootTime();
+  const long ticks = sysconf(_SC_CLK_TCK);
+  if (stat && boot && ticks > 0) {
+    start_time_seconds_ =
+        *boot + stat->starttime_ticks / static_cast<double>(ticks);
+  }
+}
+
+std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  const long ticks = sysconf(_SC_CLK_TCK);
+  const long page = sysconf(_SC_PAGESIZE);
+  if (const auto stat = ReadProcStat()) {
+    if (ticks > 0) {
+      out.push_back(Family("process_cpu_seconds_total",
+                           "Total user and system CPU time spent in seconds.",
+                           MetricType::Counter,
+                           (stat->utime_ticks + stat->stime_ticks) /
+                               static_cast<double>(ticks)));
+    }
+    if (page > 0) {
+      out.push_back(Family("process_resident_memory_bytes",
+                           "Resident memory size in bytes.", MetricType::Gauge,
+                           stat->rss_pages * static_cast<double>(page)));
+    }
+    out.push_back(Family("process_virtual_memory_bytes",
+                         "Virtual memory size in bytes.", MetricType::Gauge,
+                         stat->vsize_bytes));
+  }
+  if (const auto fds = CountOpenFds()) {
+    out.push_back(Family("process_open_fds", "Number of open file descriptors.",
+                         MetricType::Gauge, *fds));
+  }
+  if (const auto max = MaxFds()) {
+    out.push_back(Family("process_max_fds",
+                         "Maximum number of open file descriptors.",
+                         MetricType::Gauge, *max));
+  }
+  if (start_time_seconds_) {
+    out.push_back(
+        Family("process_start_time_seconds",
+               "Start time of the process since unix epoch in seconds.",
+               MetricType::Gauge, *start_time_seconds_));
+  }
+  return out;
+}
+
+}  // namespace sightline::metrics
