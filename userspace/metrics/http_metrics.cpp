@@ -99,6 +99,7 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, process::ProcessTable& 
                             "closed, reset or lost sync first")
                       .Register(registry),
                   budget, dropped_),
+      cache_limit_(4 * budget + 64),
       parse_errors_(prometheus::BuildCounter()
                         .Name("sightline_parse_errors_total")
                         .Help("Protocol bytes that could not be parsed, by protocol and reason")
@@ -125,29 +126,63 @@ void HttpMetrics::OnHttpError(const conn::ConnectionInfo&, http1::ErrorKind kind
       .Increment();
 }
 
+const HttpMetrics::Series& HttpMetrics::Insert(std::unordered_map<std::string, Series>& cache,
+                                               const std::string& key,
+                                               const prometheus::Labels& labels,
+                                               BudgetedHistogram& duration,
+                                               BudgetedHistogram& request_size,
+                                               BudgetedHistogram& response_size) {
+  // Label sets past the budget map to the overflow series, so the cache only
+  // needs a bound of its own against hostile variety.
+  if (cache.size() >= cache_limit_) cache.clear();
+  Series s{&duration.Get(labels), &request_size.Get(labels), &response_size.Get(labels)};
+  return cache.emplace(key, s).first->second;
+}
+
 void HttpMetrics::RecordServer(const std::string& service, const http1::Transaction& t) {
-  prometheus::Labels labels = {{"service_name", service},
-                               {"http_request_method", MethodLabel(t.method)},
-                               {"http_response_status_code", std::to_string(t.status)},
-                               {"http_route", routes_.Normalize(t.target)}};
-  server_duration_.Get(labels).Observe(Seconds(t.request_start_ns, t.response_end_ns));
-  server_request_size_.Get(labels).Observe(double(t.request_body_bytes));
-  server_response_size_.Get(labels).Observe(double(t.response_body_bytes));
+  std::string method = MethodLabel(t.method);
+  std::string status = std::to_string(t.status);
+  std::string route = routes_.Normalize(t.target);
+  std::string key = service + '\x1f' + method + '\x1f' + status + '\x1f' + route;
+  const Series* s;
+  if (auto it = server_cache_.find(key); it != server_cache_.end()) {
+    s = &it->second;
+  } else {
+    s = &Insert(server_cache_, key,
+                {{"service_name", service},
+                 {"http_request_method", method},
+                 {"http_response_status_code", status},
+                 {"http_route", route}},
+                server_duration_, server_request_size_, server_response_size_);
+  }
+  s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  s->request_size->Observe(double(t.request_body_bytes));
+  s->response_size->Observe(double(t.response_body_bytes));
 }
 
 void HttpMetrics::RecordClient(const std::string& service, const conn::ConnectionInfo& conn,
                                const http1::Transaction& t) {
   auto [host, port] = SplitHostHeader(t.host);
   if (host.empty()) host = conn.remote.address.empty() ? "unknown" : conn.remote.address;
-  uint16_t server_port = port ? *port : conn.remote.port;
-  prometheus::Labels labels = {{"service_name", service},
-                               {"http_request_method", MethodLabel(t.method)},
-                               {"http_response_status_code", std::to_string(t.status)},
-                               {"server_address", host},
-                               {"server_port", std::to_string(server_port)}};
-  client_duration_.Get(labels).Observe(Seconds(t.request_start_ns, t.response_end_ns));
-  client_request_size_.Get(labels).Observe(double(t.request_body_bytes));
-  client_response_size_.Get(labels).Observe(double(t.response_body_bytes));
+  std::string method = MethodLabel(t.method);
+  std::string status = std::to_string(t.status);
+  std::string server_port = std::to_string(port ? *port : conn.remote.port);
+  std::string key = service + '\x1f' + method + '\x1f' + status + '\x1f' + host + '\x1f' + server_port;
+  const Series* s;
+  if (auto it = client_cache_.find(key); it != client_cache_.end()) {
+    s = &it->second;
+  } else {
+    s = &Insert(client_cache_, key,
+                {{"service_name", service},
+                 {"http_request_method", method},
+                 {"http_response_status_code", status},
+                 {"server_address", host},
+                 {"server_port", server_port}},
+                client_duration_, client_request_size_, client_response_size_);
+  }
+  s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  s->request_size->Observe(double(t.request_body_bytes));
+  s->response_size->Observe(double(t.response_body_bytes));
 }
 
 }  // namespace sightline::metrics

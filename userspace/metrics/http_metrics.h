@@ -9,6 +9,8 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "conn/tracker.h"
 #include "metrics/route.h"
@@ -28,6 +30,17 @@ class HttpMetrics : public conn::TransactionSink {
   void OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) override;
 
  private:
+  // The three histograms of one label set, looked up once and then found
+  // by a flat string key: building and hashing label maps per request cost
+  // more than the rest of the pipeline together.
+  struct Series {
+    prometheus::Histogram* duration;
+    prometheus::Histogram* request_size;
+    prometheus::Histogram* response_size;
+  };
+  const Series& Insert(std::unordered_map<std::string, Series>& cache, const std::string& key,
+                       const prometheus::Labels& labels, BudgetedHistogram& duration,
+                       BudgetedHistogram& request_size, BudgetedHistogram& response_size);
   void RecordServer(const std::string& service, const http1::Transaction& t);
   void RecordClient(const std::string& service, const conn::ConnectionInfo& conn,
                     const http1::Transaction& t);
@@ -44,6 +57,9 @@ class HttpMetrics : public conn::TransactionSink {
   BudgetedHistogram client_request_size_;
   BudgetedHistogram client_response_size_;
   BudgetedCounter unanswered_;
+  std::unordered_map<std::string, Series> server_cache_;
+  std::unordered_map<std::string, Series> client_cache_;
+  size_t cache_limit_;
   prometheus::Family<prometheus::Counter>& parse_errors_;
 };
 
