@@ -1,0 +1,662 @@
+"""Helpers for the privileged tests: run the daemon and real servers, read metrics.
+
+Everything listens on loopback only. The daemon is started as
+
+    build/sightline --listen 127.0.0.1:<port> [--log-level debug] [extra args]
+
+(override the binary with SIGHTLINE_BIN). Fixture servers live in tests/fixtures,
+print "ready" once they listen and stop on SIGTERM.
+
+The daemon polls its ring buffer about every 100 ms, so metrics lag traffic by
+up to about half a second: assert through wait_for() / Daemon.wait_count(), not
+a single scrape.
+
+Note that scraping goes through the daemon's own HTTP endpoint, so the scrapes
+themselves are loopback HTTP traffic the daemon may observe (as a server, and
+for this test process as a client). Tests that assert exact counts should
+filter on the service_name of the fixture under test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+# Debian's interpreter: it has FastAPI and uvicorn; a python3 earlier on PATH may not.
+PYTHON = "/usr/bin/python3"
+LOOPBACK = "127.0.0.1"
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------
+# Polling
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.1,
+             message: str = "") -> T:
+    """Calls predicate until it returns something truthy and returns that value.
+
+    Raises TimeoutError after `timeout` seconds, naming `message` and the last
+    value seen (or the last exception the predicate raised).
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = value
+        except Exception as err:  # noqa: BLE001 - reported on timeout
+            last = err
+        if time.monotonic() >= deadline:
+            what = message or getattr(predicate, "__name__", "condition")
+            raise TimeoutError(f"{what}: not true after {timeout:.1f}s (last: {last!r})")
+        time.sleep(interval)
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that is free on `host` right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# Prometheus text format
+
+
+class ParseError(ValueError):
+    pass
+
+
+Labels = frozenset  # frozenset of (label name, value) pairs
+
+
+def _parse_value(text: str, lineno: int) -> float:
+    special = {"nan": math.nan, "+inf": math.inf, "inf": math.inf, "-inf": -math.inf}
+    low = text.lower()
+    if low in special:
+        return special[low]
+    try:
+        return float(text)
+    except ValueError:
+        raise ParseError(f"line {lineno}: bad value {text!r}") from None
+
+
+def _is_name_start(ch: str) -> bool:
+    return ch.isascii() and (ch.isalpha() or ch in "_:")
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "_:")
+
+
+def _unescape_help(text: str) -> str:
+    out = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "\\n":
+            out.append("\n" if text[i + 1] == "n" else "\\")
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _parse_labels(line: str, pos: int, lineno: int) -> tuple[dict, int]:
+    """Parses `{a="x",b="y"}` starting at line[pos] == '{'; returns (labels, next pos)."""
+    labels: dict[str, str] = {}
+    pos += 1
+    n = len(line)
+    while True:
+        while pos < n and line[pos] in " \t":
+            pos += 1
+        if pos < n and line[pos] == "}":
+            return labels, pos + 1
+        start = pos
+        if pos >= n or not (line[pos].isascii() and (line[pos].isalpha() or line[pos] == "_")):
+            raise ParseError(f"line {lineno}: expected label name at column {pos + 1}")
+        while pos < n and line[pos].isascii() and (line[pos].isalnum() or line[pos] == "_"):
+            pos += 1
+        name = line[start:pos]
+        while pos < n and line[pos] in " \t":
+            pos += 1
+        if pos >= n or line[pos] != "=":
+            raise ParseError(f"line {lineno}: expected '=' after label {name!r}")
+        pos += 1
+        while pos < n and line[pos] in " \t":
+            pos += 1
+        if pos >= n or line[pos] != '"':
+            raise ParseError(f"line {lineno}: expected '\"' to open value of {name!r}")
+        pos += 1
+        value = []
+        while True:
+            if pos >= n:
+                raise ParseError(f"line {lineno}: unterminated value of label {name!r}")
+            ch = line[pos]
+            if ch == '"':
+                pos += 1
+                break
+            if ch == "\\":
+                if pos + 1 >= n:
+                    raise ParseError(f"line {lineno}: dangling escape in label {name!r}")
+                esc = line[pos + 1]
+                if esc == "n":
+                    value.append("\n")
+                elif esc in '\\"':
+                    value.append(esc)
+                else:
+                    raise ParseError(f"line {lineno}: bad escape \\{esc} in label {name!r}")
+                pos += 2
+                continue
+            value.append(ch)
+            pos += 1
+        if name in labels:
+            raise ParseError(f"line {lineno}: label {name!r} repeated")
+        labels[name] = "".join(value)
+        while pos < n and line[pos] in " \t":
+            pos += 1
+        if pos < n and line[pos] == ",":
+            pos += 1
+            continue
+        if pos < n and line[pos] == "}":
+            return labels, pos + 1
+        raise ParseError(f"line {lineno}: expected ',' or '}}' after label {name!r}")
+
+
+def _matches(key_labels: Labels, want: Mapping[str, object]) -> bool:
+    have = dict(key_labels)
+    return all(name in have and have[name] == str(value) for name, value in want.items())
+
+
+class Metrics(dict):
+    """Parsed exposition: {(sample name, frozenset of (label, value)): float}.
+
+    Also carries `types` and `helps` keyed by metric family name. Label values
+    given to the query methods are compared as strings, so
+    http_response_status_code=200 works.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.types: dict[str, str] = {}
+        self.helps: dict[str, str] = {}
+
+    def get_sample(self, name: str, /, **labels) -> Optional[float]:
+        """The value of the one sample with exactly these labels, or None."""
+        return self.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+    def samples(self, name: str, /, **labels) -> list[tuple[dict, float]]:
+        """All samples of `name` whose labels include `labels`, as (labels, value)."""
+        return [(dict(key_labels), value) for (sample, key_labels), value in self.items()
+                if sample == name and _matches(key_labels, labels)]
+
+    def total(self, name: str, /, **labels) -> float:
+        """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
+        return sum(value for _, value in self.samples(name, **labels))
+
+    def has(self, name: str, /, **labels) -> bool:
+        return bool(self.samples(name, **labels))
+
+    def count(self, metric: str, /, **labels) -> float:
+        """Histogram observation count: sum of `<metric>_count` over matching series."""
+        return self.total(metric + "_count", **labels)
+
+    def sum_(self, metric: str, /, **labels) -> float:
+        """Histogram sum: sum of `<metric>_sum` over matching series."""
+        return self.total(metric + "_sum", **labels)
+
+    def bucket(self, metric: str, le: object, /, **labels) -> float:
+        """Cumulative count of `<metric>_bucket{le=...}` over matching series."""
+        want = float(le)  # float() reads "+Inf" as well as numbers
+        return sum(value for got, value in self.samples(metric + "_bucket", **labels)
+                   if "le" in got and float(got["le"]) == want)
+
+    def label_values(self, name: str, label: str, /, **labels) -> set[str]:
+        """The distinct values `label` takes among matching samples of `name`."""
+        return {got[label] for got, _ in self.samples(name, **labels) if label in got}
+
+
+def parse_metrics(text: str) -> Metrics:
+    """Parses the Prometheus text exposition format (version 0.0.4).
+
+    Raises ParseError on malformed lines and on a repeated (name, labels) sample.
+    Timestamps are accepted and dropped.
+    """
+    metrics = Metrics()
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r")
+        stripped = line.strip(" \t")
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            parts = stripped[1:].strip(" \t").split(None, 2)
+            if len(parts) >= 2 and parts[0] in ("HELP", "TYPE"):
+                name = parts[1]
+                rest = parts[2] if len(parts) > 2 else ""
+                if parts[0] == "HELP":
+                    metrics.helps[name] = _unescape_help(rest)
+                else:
+                    if rest not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                        raise ParseError(f"line {lineno}: unknown type {rest!r} for {name}")
+                    metrics.types[name] = rest
+            continue
+        pos = len(line) - len(line.lstrip(" \t"))
+        start = pos
+        if not _is_name_start(line[pos]):
+            raise ParseError(f"line {lineno}: expected a metric name")
+        while pos < len(line) and _is_name_char(line[pos]):
+            pos += 1
+        name = line[start:pos]
+        labels: dict[str, str] = {}
+        if pos < len(line) and line[pos] == "{":
+            labels, pos = _parse_labels(line, pos, lineno)
+        rest = line[pos:]
+        if rest and rest[0] not in " \t":
+            raise ParseError(f"line {lineno}: expected space after {name}")
+        fields = rest.split()
+        if len(fields) not in (1, 2):
+            raise ParseError(f"line {lineno}: expected value [timestamp] after {name}")
+        value = _parse_value(fields[0], lineno)
+        if len(fields) == 2 and not fields[1].lstrip("-").isdigit():
+            raise ParseError(f"line {lineno}: bad timestamp {fields[1]!r}")
+        key = (name, frozenset(labels.items()))
+        if key in metrics:
+            raise ParseError(f"line {lineno}: sample {name}{labels} repeated")
+        metrics[key] = value
+    return metrics
+
+
+@dataclass
+class PromtoolResult:
+    returncode: int
+    output: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def promtool_check(text: str) -> PromtoolResult:
+    """Runs `promtool check metrics` on an exposition.
+
+    returncode 0: clean; 3: lint problems (listed in `problems`); 1: unparsable.
+    """
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise FileNotFoundError("promtool not found (Debian package prometheus)")
+    proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=30)
+    output = (proc.stdout + proc.stderr).strip()
+    problems = [line for line in output.splitlines() if line.strip()]
+    return PromtoolResult(proc.returncode, output, problems if proc.returncode else [])
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    """GET on loopback; returns (status, body) also for 4xx/5xx answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------
+# Processes
+
+
+def _fixture_env(service_name: Optional[str], env: Optional[Mapping[str, str]]) -> dict:
+    merged = dict(os.environ)
+    # Without a name the observed service falls back to its executable name;
+    # make sure one inherited from the test runner does not leak in.
+    merged.pop("OTEL_SERVICE_NAME", None)
+    if env:
+        merged.update(env)
+    if service_name is not None:
+        merged["OTEL_SERVICE_NAME"] = service_name
+    return merged
+
+
+def _stop_process(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, wait, then SIGKILL the process group; returns the exit status."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # The leader is not reaped yet, so its group id still names our group.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+    return proc.returncode
+
+
+class Fixture:
+    """A running fixture server (see start_fixture)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, name: str, stderr_path: Path):
+        self.proc = proc
+        self.port = port
+        self.name = name
+        self._stderr_path = stderr_path
+        self._lines: list[str] = []
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def stderr_text(self) -> str:
+        try:
+            return self._stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """Stops with SIGTERM (SIGKILL after `timeout`); returns the exit status."""
+        return _stop_process(self.proc, timeout)
+
+    def __enter__(self) -> "Fixture":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_fixture(argv: Sequence[str], port: int, *, service_name: Optional[str] = None,
+                  env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None,
+                  ready_timeout: float = 15.0, name: Optional[str] = None) -> Fixture:
+    """Starts a server that prints "ready" on stdout once it listens.
+
+    `service_name` becomes OTEL_SERVICE_NAME in its environment (None: unset, so
+    the observed name is the executable's). The process gets its own process
+    group. Raises RuntimeError with its stderr if it exits or stays silent for
+    `ready_timeout` seconds.
+    """
+    name = name or Path(argv[0]).name
+    err_fd, err_path = tempfile.mkstemp(prefix=f"sightline-{name}-", suffix=".stderr")
+    try:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err_fd, cwd=cwd, env=_fixture_env(service_name, env),
+                                start_new_session=True, text=True)
+    finally:
+        os.close(err_fd)
+    fixture = Fixture(proc, port, name, Path(err_path))
+
+    ready = threading.Event()
+
+    def pump() -> None:
+        # Keep reading so a chatty fixture never blocks on a full pipe.
+        for line in proc.stdout:
+            fixture._lines.append(line.rstrip("\n"))
+            if line.strip() == "ready":
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
+    if not ready.wait(ready_timeout) or "ready" not in fixture._lines:
+        fixture.stop(timeout=2)
+        raise RuntimeError(f"{name} did not print 'ready' within {ready_timeout}s "
+                           f"(exit {proc.returncode}); argv {list(argv)}\n"
+                           f"stdout: {fixture._lines}\nstderr:\n{fixture.stderr_text()}")
+    return fixture
+
+
+def start_python_server(port: Optional[int] = None, service_name: Optional[str] = None,
+                        **kw) -> Fixture:
+    port = port or free_port()
+    return start_fixture([PYTHON, str(FIXTURES / "python_server.py"), str(port)], port,
+                         service_name=service_name, name="python_server", **kw)
+
+
+def start_fastapi_app(port: Optional[int] = None, service_name: Optional[str] = None,
+                      **kw) -> Fixture:
+    port = port or free_port()
+    return start_fixture([PYTHON, str(FIXTURES / "fastapi_app.py"), str(port)], port,
+                         service_name=service_name, name="fastapi_app", **kw)
+
+
+def start_node_server(port: Optional[int] = None, service_name: Optional[str] = None,
+                      **kw) -> Fixture:
+    port = port or free_port()
+    node = shutil.which("node") or shutil.which("nodejs") or "node"
+    return start_fixture([node, str(FIXTURES / "node_chunked_server.js"), str(port)], port,
+                         service_name=service_name, name="node_chunked_server", **kw)
+
+
+def build_go_server(out_dir: Path) -> Path:
+    """Builds tests/fixtures/go_server into out_dir (offline, caches under out_dir)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    binary = out_dir / "go_server"
+    if binary.exists():
+        return binary
+    env = dict(os.environ, GOCACHE=str(out_dir / "gocache"), GOPATH=str(out_dir / "gopath"),
+               GOPROXY="off", GOFLAGS="", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    proc = subprocess.run(["go", "build", "-o", str(binary), "main.go"],
+                          cwd=FIXTURES / "go_server", env=env, capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"go build failed:\n{proc.stdout}{proc.stderr}")
+    return binary
+
+
+def start_go_server(binary: Path, port: Optional[int] = None,
+                    service_name: Optional[str] = None, **kw) -> Fixture:
+    port = port or free_port()
+    return start_fixture([str(binary), str(port)], port, service_name=service_name,
+                         name="go_server", **kw)
+
+
+def start_nginx(work_dir: Path, port: Optional[int] = None,
+                service_name: Optional[str] = None, **kw) -> Fixture:
+    """nginx from nginx_conf.sh: pid is the master; one worker serves.
+
+    nginx overwrites /proc/<pid>/environ with its process title, so whether
+    OTEL_SERVICE_NAME is seen depends on how the daemon reads the environment.
+    """
+    port = port or free_port()
+    return start_fixture(["bash", str(FIXTURES / "nginx_conf.sh"), str(work_dir), str(port),
+                          "--run"], port, service_name=service_name, name="nginx", **kw)
+
+
+def run_client(argv: Sequence[str], timeout: float = 60.0,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Runs a client to completion, capturing text output."""
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                          check=check)
+
+
+def pipeline(port: int, k: int, paths: Iterable[str] = ("/",), method: str = "GET",
+             body: Optional[str] = None) -> list[tuple[int, int]]:
+    """Runs pipeline_client.py; returns [(status, body bytes)] in response order."""
+    argv = [PYTHON, str(FIXTURES / "pipeline_client.py"), str(port), str(k), "--method", method]
+    for path in paths:
+        argv += ["--path", path]
+    if body is not None:
+        argv += ["--body", body]
+    out = run_client(argv).stdout.split()
+    return [(int(out[i]), int(out[i + 1])) for i in range(0, len(out), 2)]
+
+
+def hostile(mode: str, port: int, *args: str) -> str:
+    """Runs hostile_client.py in `mode`; returns its one result line."""
+    return run_client([PYTHON, str(FIXTURES / "hostile_client.py"), mode, str(port),
+                       *args]).stdout.strip()
+
+
+# ---------------------------------------------------------------------------
+# The daemon
+
+
+def daemon_binary() -> Path:
+    return Path(os.environ.get("SIGHTLINE_BIN", REPO / "build" / "sightline"))
+
+
+class Daemon:
+    """A running sightline daemon (see start_daemon)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, stderr_path: Path, argv: list[str]):
+        self.proc = proc
+        self.port = port
+        self.argv = argv
+        self._stderr_path = stderr_path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def stderr_text(self) -> str:
+        try:
+            return self._stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def healthz(self) -> int:
+        return http_get(self.url + "/healthz", timeout=2)[0]
+
+    def scrape(self) -> str:
+        """The raw /metrics text; raises if the daemon died or answered non-200."""
+        if not self.alive():
+            raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n"
+                               f"{self.stderr_text()}")
+        status, body = http_get(self.url + "/metrics")
+        if status != 200:
+            raise RuntimeError(f"/metrics answered {status}: {body[:500]}")
+        return body
+
+    def metrics(self) -> Metrics:
+        return parse_metrics(self.scrape())
+
+    def count(self, metric: str, /, **labels) -> float:
+        """Histogram `_count` summed over series matching `labels`, from a fresh scrape."""
+        return self.metrics().count(metric, **labels)
+
+    def sum_(self, metric: str, /, **labels) -> float:
+        """Histogram `_sum` summed over series matching `labels`, from a fresh scrape."""
+        return self.metrics().sum_(metric, **labels)
+
+    def total(self, name: str, /, **labels) -> float:
+        """Sum of the samples of `name` matching `labels`, from a fresh scrape."""
+        return self.metrics().total(name, **labels)
+
+    def wait_count(self, metric: str, expected: float, /, timeout: float = 5.0,
+                   settle: float = 0.5, **labels) -> Metrics:
+        """Waits until the histogram count for `labels` reaches `expected`.
+
+        Then waits `settle` seconds more and checks it did not overshoot, so an
+        exact assertion is meaningful. Returns the last scrape. Raises
+        AssertionError with the count seen.
+        """
+        seen = [0.0]
+
+        def reached() -> Optional[Metrics]:
+            m = self.metrics()
+            seen[0] = m.count(metric, **labels)
+            return m if seen[0] >= expected else None
+
+        try:
+            wait_for(reached, timeout=timeout, message=f"{metric}{labels} count")
+        except TimeoutError:
+            raise AssertionError(f"{metric}_count{labels} = {seen[0]}, expected {expected} "
+                                 f"within {timeout}s") from None
+        if settle > 0:
+            time.sleep(settle)
+        final = self.metrics()
+        got = final.count(metric, **labels)
+        if got != expected:
+            raise AssertionError(f"{metric}_count{labels} = {got}, expected {expected}")
+        return final
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM (SIGKILL after `timeout`); returns the exit status."""
+        return _stop_process(self.proc, timeout)
+
+    def __enter__(self) -> "Daemon":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_daemon(*extra_args: str, port: Optional[int] = None,
+                 log_level: Optional[str] = "debug", timeout: float = 20.0,
+                 binary: Optional[Path] = None,
+                 env: Optional[Mapping[str, str]] = None) -> Daemon:
+    """Starts the daemon on a free loopback port and waits for /healthz 200.
+
+    Raises RuntimeError with the daemon's stderr when it exits or is not
+    healthy within `timeout` seconds.
+    """
+    binary = Path(binary) if binary else daemon_binary()
+    if not binary.exists():
+        raise FileNotFoundError(f"daemon binary {binary} not built")
+    port = port or free_port()
+    argv = [str(binary), "--listen", f"{LOOPBACK}:{port}"]
+    if log_level:
+        argv += ["--log-level", log_level]
+    argv += list(extra_args)
+    err_fd, err_path = tempfile.mkstemp(prefix="sightline-daemon-", suffix=".stderr")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err_fd, stderr=err_fd,
+                                env=dict(os.environ, **(env or {})), start_new_session=True)
+    finally:
+        os.close(err_fd)
+    daemon = Daemon(proc, port, Path(err_path), argv)
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daemon exited with {proc.returncode} before becoming "
+                               f"healthy; argv {argv}\n{daemon.stderr_text()}")
+        try:
+            status = daemon.healthz()
+            if status == 200:
+                return daemon
+            last = f"/healthz {status}"
+        except OSError as err:
+            last = str(err)
+        time.sleep(0.1)
+    daemon.stop(timeout=5)
+    raise RuntimeError(f"daemon not healthy within {timeout}s ({last}); argv {argv}\n"
+                       f"{daemon.stderr_text()}")
