@@ -40,6 +40,9 @@ struct fd_state {
 	__u8 _pad[5];
 };
 
+/* Set in io_args.direction while a stashed call awaits its exit. */
+#define SL_IO_ARMED 0x80
+
 struct io_args {
 	__u64 buf; /* buffer, or iovec array */
 	__u32 fd;
@@ -77,11 +80,12 @@ struct {
 	__type(value, struct fd_state);
 } fds SEC(".maps");
 
-/* pid_tgid -> arguments of the syscall in flight on that thread. */
+/* Arguments of the syscall in flight, per thread. Task storage instead of a
+ * hash keyed by tid: no hashing, no allocation per syscall. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct io_args);
 } io_inflight SEC(".maps");
 
@@ -242,9 +246,17 @@ static __always_inline void stash_io(__u32 fd, __u64 buf, __u32 iovcnt, __u8 sys
 		st = track_fd(pid_tgid, fd, SL_ROLE_UNKNOWN);
 	if (!st || st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
 		return;
-	struct io_args a = {.buf = buf, .fd = fd, .iovcnt = iovcnt, .syscall = sys, .direction = dir};
-	if (bpf_map_update_elem(&io_inflight, &pid_tgid, &a, BPF_ANY))
+	struct io_args *a = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		count(SL_CNT_LOST_IO_MAP_FULL, 1);
+		return;
+	}
+	a->buf = buf;
+	a->fd = fd;
+	a->iovcnt = iovcnt;
+	a->syscall = sys;
+	a->direction = dir | SL_IO_ARMED;
 }
 
 /* First user buffer of the call: the buffer itself, or the first iovec's base. */
@@ -349,14 +361,14 @@ static __always_inline __u32 copy_payload(struct data_scratch *sc, const struct 
 
 static __always_inline void finish_io(long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct io_args *ap = bpf_map_lookup_elem(&io_inflight, &pid_tgid);
-	if (!ap)
+	struct io_args *ap = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!ap || !(ap->direction & SL_IO_ARMED))
 		return;
 	struct io_args a = *ap;
-	bpf_map_delete_elem(&io_inflight, &pid_tgid);
+	ap->direction = 0; /* disarm: the slot stays with the thread for its next call */
 	if (ret <= 0)
 		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	__u64 key = fd_key(pid_tgid >> 32, a.fd);
 	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
@@ -585,9 +597,14 @@ int sl_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
-	struct io_args a = {.fd = ARG(ctx, 0)};
-	if (bpf_map_update_elem(&io_inflight, &pid_tgid, &a, BPF_ANY))
+	struct io_args *a = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		count(SL_CNT_LOST_IO_MAP_FULL, 1);
+		return 0;
+	}
+	a->fd = ARG(ctx, 0);
+	a->direction = SL_IO_ARMED;
 	return 0;
 }
 
@@ -595,11 +612,11 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int sl_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct io_args *ap = bpf_map_lookup_elem(&io_inflight, &pid_tgid);
-	if (!ap)
+	struct io_args *ap = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!ap || !(ap->direction & SL_IO_ARMED))
 		return 0;
 	__u32 fd = ap->fd;
-	bpf_map_delete_elem(&io_inflight, &pid_tgid);
+	ap->direction = 0;
 	/* Non-blocking connects report EINPROGRESS; the endpoints are already set. */
 	if (ctx->ret == 0 || ctx->ret == -SL_EINPROGRESS)
 		track_fd(pid_tgid, fd, SL_ROLE_CLIENT);
