@@ -11,7 +11,7 @@ import harness
 
 def get(fixture, path):
     status, body = harness.http_get(fixture.url + path)
-    return status, len(body.encode())
+    return status, len(body)
 
 
 def check_stop(fixture):
