@@ -119,7 +119,8 @@ ParseResult Parse(int argc, const char* const* argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     r.command = Command::kExit;
-    r.exit_code = app.exit(e);
+    // --help exits 0; every parse error exits 2, like an invalid value.
+    r.exit_code = app.exit(e) == 0 ? 0 : 2;
     return r;
   }
   if (version) {
