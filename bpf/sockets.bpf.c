@@ -637,3 +637,27 @@ int sl_enter_close(struct trace_event_raw_sys_enter *ctx)
 	bpf_map_delete_elem(&fds, &key);
 	return 0;
 }
+
+/* ---- process exit ----
+ * A process that exits closes its sockets without close(2): tell userspace,
+ * so requests still waiting on those connections are reported now rather
+ * than at the idle timeout. Fires per thread; report only when the last
+ * thread of the group goes (signal->live has already dropped to zero). */
+SEC("tracepoint/sched/sched_process_exit")
+int sl_process_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((pid_tgid >> 32) == self_tgid)
+		return 0;
+	struct sl_event_header *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SL_CNT_LOST_CONTROL_RINGBUF_FULL, 1);
+		return 0;
+	}
+	fill_header(e, SL_EVENT_PROCESS_EXIT, sizeof(*e), pid_tgid);
+	bpf_ringbuf_submit(e, ringbuf_flags());
+	return 0;
+}

@@ -259,3 +259,22 @@ TEST(Tracker, CloseForUnknownConnectionIsCounted) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tracker, ProcessExitClosesItsConnectionsOnly) {
+  Harness h;
+  h.Open(1, 100, 5, Role::kClient);
+  h.Open(2, 100, 6, Role::kClient);
+  h.Open(3, 101, 5, Role::kClient);
+  h.Send(1, 100, 5, Direction::kEgress, kGet, 10);
+  h.Send(3, 101, 5, Direction::kEgress, kGet, 11);
+  h.tracker.OnProcessExit({20, 100});
+  EXPECT_EQ(h.tracker.size(), 1u);
+  EXPECT_EQ(h.tracker.stats().closed_by_exit, 2u);
+  ASSERT_EQ(h.sink.txns.size(), 1u);  // conn 1's request, unanswered
+  EXPECT_EQ(h.sink.txns[0].conn_id, 1u);
+  EXPECT_FALSE(h.sink.txns[0].t.answered);
+}
+
+}  // namespace

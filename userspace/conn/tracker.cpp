@@ -1,5 +1,7 @@
 #include "conn/tracker.h"
 
+#include <vector>
+
 namespace sightline::conn {
 namespace {
 
@@ -123,6 +125,17 @@ void ConnectionTracker::OnClose(const decode::ConnClose& e) {
   }
   stats_.closed++;
   Finish(e.conn_id, e.timestamp_ns);
+}
+
+void ConnectionTracker::OnProcessExit(const decode::ProcessExit& e) {
+  auto first = by_fd_.lower_bound(FdKey(e.pid, 0));
+  auto last = by_fd_.lower_bound(FdKey(e.pid + 1, 0));
+  std::vector<uint64_t> ids;
+  for (auto it = first; it != last; ++it) ids.push_back(it->second);
+  for (uint64_t id : ids) {
+    stats_.closed_by_exit++;
+    Finish(id, e.timestamp_ns);
+  }
 }
 
 void ConnectionTracker::Finish(uint64_t conn_id, uint64_t ts_ns) {

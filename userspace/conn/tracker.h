@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -48,6 +49,7 @@ struct TrackerStats {
   uint64_t shed_capacity = 0;
   uint64_t shed_fd_reuse = 0;    // a new connection took the fd of one never closed
   uint64_t unknown_close = 0;    // close for a connection never seen
+  uint64_t closed_by_exit = 0;   // closed because their process exited
   StreamStats stream;
 };
 
@@ -59,6 +61,8 @@ class ConnectionTracker {
   void OnOpen(const decode::ConnOpen& e);
   void OnData(const decode::Data& e);
   void OnClose(const decode::ConnClose& e);
+  // The process exited: its connections closed without close(2).
+  void OnProcessExit(const decode::ProcessExit& e);
   // Declares stale holes as gaps and sheds idle connections; now_ns is CLOCK_MONOTONIC.
   void Sweep(uint64_t now_ns);
   // Closes every connection (daemon shutdown): pending requests come out unanswered.
@@ -81,7 +85,7 @@ class ConnectionTracker {
   TransactionSink& sink_;
   TrackerStats stats_;
   std::unordered_map<uint64_t, ConnPtr> conns_;     // by conn_id
-  std::unordered_map<uint64_t, uint64_t> by_fd_;    // (pid, fd) -> conn_id
+  std::map<uint64_t, uint64_t> by_fd_;              // (pid, fd) -> conn_id, ordered by pid
   std::list<uint64_t> lru_;                         // least recently active first
 };
 

@@ -72,6 +72,8 @@ class Pipeline {
     } else if (auto* close = std::get_if<decode::ConnClose>(&ev)) {
       if (!ignored_.empty() && ignored_.count(close->pid)) return;
       tracker_.OnClose(*close);
+    } else if (auto* exit = std::get_if<decode::ProcessExit>(&ev)) {
+      tracker_.OnProcessExit(*exit);
     }
   }
 

@@ -83,6 +83,8 @@ Event Decode(std::span<const std::byte> raw) {
                                    e.cap_len);
       return d;
     }
+    case SL_EVENT_PROCESS_EXIT:
+      return ProcessExit{hdr.timestamp_ns, hdr.pid};
     default:
       return DecodeError::kUnknownType;
   }

@@ -42,6 +42,11 @@ struct ConnClose {
   uint64_t bytes_egress = 0;
 };
 
+struct ProcessExit {
+  uint64_t timestamp_ns = 0;
+  uint32_t pid = 0;
+};
+
 // Borrowed view: `payload` points into the ring buffer and is valid only
 // during the callback that delivered it.
 struct Data {
@@ -62,7 +67,7 @@ struct Data {
 // Why an event was rejected; each is counted by the caller.
 enum class DecodeError { kTooShort, kUnknownType, kSizeMismatch, kBadLength };
 
-using Event = std::variant<ConnOpen, ConnClose, Data, DecodeError>;
+using Event = std::variant<ConnOpen, ConnClose, Data, ProcessExit, DecodeError>;
 
 Event Decode(std::span<const std::byte> raw);
 

@@ -28,7 +28,8 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
   event_counters_[0] = &events_.Add({{"type", "conn_open"}});
   event_counters_[1] = &events_.Add({{"type", "conn_close"}});
   event_counters_[2] = &events_.Add({{"type", "data"}});
-  event_counters_[3] = &events_.Add({{"type", "malformed"}});
+  event_counters_[3] = &events_.Add({{"type", "process_exit"}});
+  event_counters_[4] = &events_.Add({{"type", "malformed"}});
   for (auto e : {decode::DecodeError::kTooShort, decode::DecodeError::kUnknownType,
                  decode::DecodeError::kSizeMismatch, decode::DecodeError::kBadLength}) {
     std::string name(decode::DecodeErrorName(e));
@@ -42,7 +43,7 @@ void SelfMetrics::SetProbeStatus(const std::string& probe, bool attached) {
 
 void SelfMetrics::CountEvent(const decode::Event& e) {
   if (auto* err = std::get_if<decode::DecodeError>(&e)) {
-    event_counters_[3]->Increment();
+    event_counters_[4]->Increment();
     decode_errors_[std::string(decode::DecodeErrorName(*err))]->Increment();
     return;
   }
@@ -88,6 +89,7 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   Mirrored(connections_, {{"event", "closed"}}, s.closed);
   Mirrored(connections_, {{"event", "opened_implicitly"}}, s.implicit_opens);
   Mirrored(connections_, {{"event", "close_unknown"}}, s.unknown_close);
+  Mirrored(connections_, {{"event", "closed_by_exit"}}, s.closed_by_exit);
   Mirrored(connections_shed_, {{"reason", "idle"}}, s.shed_idle);
   Mirrored(connections_shed_, {{"reason", "capacity"}}, s.shed_capacity);
   Mirrored(connections_shed_, {{"reason", "fd_reused"}}, s.shed_fd_reuse);

@@ -23,6 +23,7 @@ enum sl_event_type {
 	SL_EVENT_CONN_OPEN = 1,
 	SL_EVENT_CONN_CLOSE = 2,
 	SL_EVENT_DATA = 3,
+	SL_EVENT_PROCESS_EXIT = 4, /* header only: the whole thread group has exited */
 };
 
 #endif
