@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "lib/payload.bpf.h"
 #include "lib/socket.bpf.h"
 #include "sightline/bpf/sockets.h"
 
@@ -38,25 +39,6 @@ struct fd_state {
 	__u8 role;
 	__u8 protocol;
 	__u8 _pad[5];
-};
-
-/* Set in io_args.direction while a stashed call awaits its exit. */
-#define SL_IO_ARMED 0x80
-
-struct io_args {
-	__u64 buf; /* buffer, or iovec array */
-	__u32 fd;
-	__u32 iovcnt; /* 0 for a flat buffer */
-	__u8 syscall;
-	__u8 direction;
-	__u8 _pad[6];
-};
-
-struct data_scratch {
-	struct sl_data_event ev;
-	/* Twice the capture maximum, so that offset + length stays in bounds
-	 * for the verifier even before the length is clamped. */
-	__u8 buf[2 * SL_MAX_CAPTURE];
 };
 
 struct {
@@ -257,106 +239,6 @@ static __always_inline void stash_io(__u32 fd, __u64 buf, __u32 iovcnt, __u8 sys
 	a->iovcnt = iovcnt;
 	a->syscall = sys;
 	a->direction = dir | SL_IO_ARMED;
-}
-
-/* First user buffer of the call: the buffer itself, or the first iovec's base. */
-static __always_inline __u64 first_buffer(const struct io_args *a)
-{
-	if (!a->iovcnt)
-		return a->buf;
-	struct iovec iov = {};
-	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)a->buf))
-		return 0;
-	return (__u64)iov.iov_base;
-}
-
-static __always_inline bool is_method(__u32 w)
-{
-	/* First four bytes, little-endian, of every HTTP/1 request method
-	 * and of a status line. */
-	switch (w) {
-	case 0x20544547: /* "GET " */
-	case 0x54534f50: /* "POST" */
-	case 0x20545550: /* "PUT " */
-	case 0x44414548: /* "HEAD" */
-	case 0x454c4544: /* "DELE" */
-	case 0x43544150: /* "PATC" */
-	case 0x4954504f: /* "OPTI" */
-	case 0x4e4e4f43: /* "CONN" */
-	case 0x43415254: /* "TRAC" */
-	case 0x50545448: /* "HTTP" */
-		return true;
-	}
-	return false;
-}
-
-/* Classifies a connection from the first bytes seen on it. */
-static __always_inline __u8 sniff(const struct io_args *a, long len)
-{
-	__u64 p = first_buffer(a);
-	__u8 b[4] = {};
-	if (!p)
-		return SL_PROTO_UNKNOWN;
-	if (len >= 4) {
-		if (bpf_probe_read_user(b, 4, (void *)p))
-			return SL_PROTO_UNKNOWN;
-		__u32 w;
-		__builtin_memcpy(&w, b, 4);
-		return is_method(w) ? SL_PROTO_HTTP1 : SL_PROTO_OTHER;
-	}
-	/* A message dribbled out a byte or two at a time: judge by its first letter. */
-	if (bpf_probe_read_user(b, 1, (void *)p))
-		return SL_PROTO_UNKNOWN;
-	switch (b[0]) {
-	case 'G': case 'P': case 'H': case 'D': case 'O': case 'C': case 'T':
-		return SL_PROTO_HTTP1;
-	}
-	return SL_PROTO_OTHER;
-}
-
-/* Copies up to `want` bytes of the call's buffers into `sc->buf`; returns the
- * number copied and adds to *iov_cut the bytes left in iovecs past SL_MAX_IOV. */
-static __always_inline __u32 copy_payload(struct data_scratch *sc, const struct io_args *a,
-					  __u64 want, __u64 total, __u64 *iov_cut)
-{
-	if (!a->iovcnt) {
-		__u64 n = want;
-		barrier_var(n); /* keep the clamp on the register the helper gets */
-		if (n > SL_MAX_CAPTURE)
-			n = SL_MAX_CAPTURE;
-		if (n && bpf_probe_read_user(sc->buf, n, (void *)a->buf))
-			return 0;
-		return n;
-	}
-	__u64 off = 0;
-	__u64 seen = 0;
-	for (int i = 0; i < SL_MAX_IOV; i++) {
-		if (i >= a->iovcnt || seen >= total)
-			break;
-		struct iovec iov = {};
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
-			break;
-		__u64 len = iov.iov_len;
-		if (len > total - seen)
-			len = total - seen; /* a short read fills the first iovecs only */
-		seen += len;
-		if (off >= want)
-			continue;
-		__u64 n = want - off;
-		if (n > len)
-			n = len;
-		/* Bounds the verifier can follow: o < SL_MAX_CAPTURE and
-		 * n <= SL_MAX_CAPTURE, inside a buffer of twice that. */
-		__u64 o = off & (SL_MAX_CAPTURE - 1);
-		barrier_var(n);
-		if (n > SL_MAX_CAPTURE)
-			n = SL_MAX_CAPTURE;
-		if (n && bpf_probe_read_user(&sc->buf[o], n, iov.iov_base))
-			break;
-		off += n;
-	}
-	*iov_cut = total - seen;
-	return off;
 }
 
 static __always_inline void finish_io(long ret)
