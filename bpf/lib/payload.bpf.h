@@ -21,11 +21,24 @@ struct io_args {
 	__u8 _pad[6];
 };
 
+/* State of an iovec walk. It lives in the scratch map value rather than on
+ * the stack: the verifier sees its fields as unknown scalars from the first
+ * bpf_loop step on, so the steps converge instead of being explored one by one. */
+struct iov_walk {
+	__u64 iov;   /* user address of the iovec array */
+	__u64 count; /* iovecs in the array */
+	__u64 want;  /* bytes to capture */
+	__u64 total; /* bytes the syscall moved */
+	__u64 off;   /* bytes captured so far */
+	__u64 seen;  /* bytes accounted to iovecs so far */
+};
+
 struct data_scratch {
 	struct sl_data_event ev;
 	/* Twice the capture maximum, so that offset + length stays in bounds
 	 * for the verifier even before the length is clamped. */
-	__u8 buf[2 * SL_MAX_CAPTURE];
+	__u8 buf[2 * SL_MAX_CAPTURE]; /* must follow ev: the two go out as one event */
+	struct iov_walk walk;
 };
 
 /* First user buffer of the call: the buffer itself, or the first iovec's base. */
@@ -83,11 +96,48 @@ static __always_inline __u8 sniff(const struct io_args *a, long len)
 	return SL_PROTO_OTHER;
 }
 
-/* Copies up to `want` bytes of the call's buffers into `sc->buf`; returns the
- * number copied and adds to *iov_cut the bytes left in iovecs past SL_MAX_IOV. */
+
+/* One iovec per bpf_loop step: a writev of many small pieces (a chunked
+ * response is three iovecs per chunk) would not fit an unrolled loop. */
+struct iov_step_ctx {
+	struct data_scratch *sc;
+};
+
+static long iov_step(__u32 i, void *ctx)
+{
+	struct data_scratch *sc = ((struct iov_step_ctx *)ctx)->sc;
+	struct iov_walk *w = &sc->walk;
+	if (i >= w->count || w->seen >= w->total || w->off >= w->want)
+		return 1;
+	struct iovec iov = {};
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->iov + (__u64)i * sizeof(iov))))
+		return 1;
+	__u64 len = iov.iov_len;
+	if (len > w->total - w->seen)
+		len = w->total - w->seen; /* a short read fills the first iovecs only */
+	w->seen += len;
+	__u64 n = w->want - w->off;
+	if (n > len)
+		n = len;
+	/* Bounds the verifier can follow: o < SL_MAX_CAPTURE and
+	 * n <= SL_MAX_CAPTURE, inside a buffer of twice that. */
+	__u64 o = w->off & (SL_MAX_CAPTURE - 1);
+	barrier_var(n);
+	if (n > SL_MAX_CAPTURE)
+		n = SL_MAX_CAPTURE;
+	if (n && bpf_probe_read_user(&sc->buf[o], n, iov.iov_base))
+		return 1;
+	w->off += n;
+	return 0;
+}
+
+/* Copies up to `want` bytes of the call's buffers into `sc->buf` and returns
+ * the number copied. *iov_cut gets the bytes that sat in iovecs past
+ * SL_MAX_IOV, which were never looked at. */
 static __always_inline __u32 copy_payload(struct data_scratch *sc, const struct io_args *a,
 					  __u64 want, __u64 total, __u64 *iov_cut)
 {
+	*iov_cut = 0;
 	if (!a->iovcnt) {
 		__u64 n = want;
 		barrier_var(n); /* keep the clamp on the register the helper gets */
@@ -97,35 +147,18 @@ static __always_inline __u32 copy_payload(struct data_scratch *sc, const struct 
 			return 0;
 		return n;
 	}
-	__u64 off = 0;
-	__u64 seen = 0;
-	for (int i = 0; i < SL_MAX_IOV; i++) {
-		if (i >= a->iovcnt || seen >= total)
-			break;
-		struct iovec iov = {};
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
-			break;
-		__u64 len = iov.iov_len;
-		if (len > total - seen)
-			len = total - seen; /* a short read fills the first iovecs only */
-		seen += len;
-		if (off >= want)
-			continue;
-		__u64 n = want - off;
-		if (n > len)
-			n = len;
-		/* Bounds the verifier can follow: o < SL_MAX_CAPTURE and
-		 * n <= SL_MAX_CAPTURE, inside a buffer of twice that. */
-		__u64 o = off & (SL_MAX_CAPTURE - 1);
-		barrier_var(n);
-		if (n > SL_MAX_CAPTURE)
-			n = SL_MAX_CAPTURE;
-		if (n && bpf_probe_read_user(&sc->buf[o], n, iov.iov_base))
-			break;
-		off += n;
-	}
-	*iov_cut = total - seen;
-	return off;
+	struct iov_walk *w = &sc->walk;
+	w->iov = a->buf;
+	w->count = a->iovcnt;
+	w->want = want;
+	w->total = total;
+	w->off = 0;
+	w->seen = 0;
+	struct iov_step_ctx ctx = {.sc = sc};
+	bpf_loop(SL_MAX_IOV, iov_step, &ctx, 0);
+	if (a->iovcnt > SL_MAX_IOV && w->off < want && w->seen < total)
+		*iov_cut = total - w->seen;
+	return w->off;
 }
 
 #endif

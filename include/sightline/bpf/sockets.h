@@ -10,7 +10,7 @@
 #define SL_MAX_CAPTURE 16384
 /* iovecs of readv/writev/recvmsg/sendmsg looked at per call; bytes beyond are
  * reported as truncated. */
-#define SL_MAX_IOV 8
+#define SL_MAX_IOV 1024
 
 enum sl_direction {
 	SL_DIR_INGRESS = 0, /* read by the observed process */
