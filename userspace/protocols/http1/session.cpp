@@ -1,6 +1,7 @@
 #include "protocols/http1/session.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <limits>
 #include <utility>
 
@@ -205,14 +206,16 @@ void Session::OnData(Stream s, std::string_view bytes, uint64_t ts_ns,
                      Sink& sink) {
   if (closed_ || opaque_ || bytes.empty()) return;
   if (IsRequestStream(s)) {
-    FeedRequest(s, bytes, ts_ns, sink);
+    Feed<true>(s, bytes, ts_ns, sink);
   } else {
-    FeedResponse(s, bytes, ts_ns, sink);
+    Feed<false>(s, bytes, ts_ns, sink);
   }
 }
 
-void Session::FeedRequest(Stream s, std::string_view data, uint64_t ts,
-                          Sink& sink) {
+// Requests and responses go through the same phases; they differ only in
+// which head they parse and what completing one means.
+template <bool kRequest>
+void Session::Feed(Stream s, std::string_view data, uint64_t ts, Sink& sink) {
   StreamState& st = streams_[Index(s)];
   while (!data.empty() && !opaque_) {
     switch (st.phase) {
@@ -224,18 +227,22 @@ void Session::FeedRequest(Stream s, std::string_view data, uint64_t ts,
           SkipLineBreaks(&data);
           if (data.empty()) return;
         }
-        RequestHead head;
+        std::conditional_t<kRequest, RequestHead, ResponseHead> head;
         ParseError error = ParseError::kNone;
         const HeadStep step = TakeHead(
             s, &data, ts,
             [&](std::string_view* in) {
-              return ParseRequestHead(in, &head, limits_.max_head_bytes);
+              if constexpr (kRequest) {
+                return ParseRequestHead(in, &head, limits_.max_head_bytes);
+              } else {
+                return ParseResponseHead(in, &head, limits_.max_head_bytes);
+              }
             },
             &error);
         if (step == HeadStep::kWaiting) return;
         if (step == HeadStep::kBad) {
-          sink.OnError(HeadErrorKind(error, true));
-          DesyncRequest(st, sink);
+          sink.OnError(HeadErrorKind(error, kRequest));
+          Desync<kRequest>(st, sink);
           return;
         }
         if (step == HeadStep::kRefuted) {
@@ -243,73 +250,47 @@ void Session::FeedRequest(Stream s, std::string_view data, uint64_t ts,
           st.phase = Phase::kSeek;
           break;
         }
-        OnRequestHead(st, head, ts, sink);
+        if constexpr (kRequest) {
+          OnRequestHead(st, head, ts, sink);
+        } else {
+          OnResponseHead(st, head, ts, sink);
+        }
         break;
       }
       case Phase::kBody: {
         const BodyDecoder::Result r = st.body.Feed(data);
         data.remove_prefix(r.consumed);
-        if (r.consumed > 0) AccountRequestBody(st, ts);
+        if (r.consumed > 0) {
+          if constexpr (kRequest) {
+            AccountRequestBody(st, ts);
+          } else {
+            AccountResponseBody(st, ts);
+          }
+        }
         if (r.status == ParseStatus::kInvalid) {
-          sink.OnError(ErrorKind::kInvalidRequest);
-          DesyncRequest(st, sink);
+          sink.OnError(kRequest ? ErrorKind::kInvalidRequest : ErrorKind::kInvalidResponse);
+          Desync<kRequest>(st, sink);
           return;
         }
-        if (r.status == ParseStatus::kComplete) FinishRequest(st, sink);
+        if (r.status == ParseStatus::kComplete) {
+          if constexpr (kRequest) {
+            FinishRequest(st, sink);
+          } else {
+            FinishResponse(st, sink);
+          }
+        }
         break;
       }
     }
   }
 }
 
-void Session::FeedResponse(Stream s, std::string_view data, uint64_t ts,
-                           Sink& sink) {
-  StreamState& st = streams_[Index(s)];
-  while (!data.empty() && !opaque_) {
-    switch (st.phase) {
-      case Phase::kSeek:
-        if (!Seek(s, data)) return;
-        break;
-      case Phase::kHead: {
-        if (st.buf.empty() && !st.tentative) {
-          SkipLineBreaks(&data);
-          if (data.empty()) return;
-        }
-        ResponseHead head;
-        ParseError error = ParseError::kNone;
-        const HeadStep step = TakeHead(
-            s, &data, ts,
-            [&](std::string_view* in) {
-              return ParseResponseHead(in, &head, limits_.max_head_bytes);
-            },
-            &error);
-        if (step == HeadStep::kWaiting) return;
-        if (step == HeadStep::kBad) {
-          sink.OnError(HeadErrorKind(error, false));
-          DesyncResponse(st, sink);
-          return;
-        }
-        if (step == HeadStep::kRefuted) {
-          st = StreamState{};
-          st.phase = Phase::kSeek;
-          break;
-        }
-        OnResponseHead(st, head, ts, sink);
-        break;
-      }
-      case Phase::kBody: {
-        const BodyDecoder::Result r = st.body.Feed(data);
-        data.remove_prefix(r.consumed);
-        if (r.consumed > 0) AccountResponseBody(st, ts);
-        if (r.status == ParseStatus::kInvalid) {
-          sink.OnError(ErrorKind::kInvalidResponse);
-          DesyncResponse(st, sink);
-          return;
-        }
-        if (r.status == ParseStatus::kComplete) FinishResponse(st, sink);
-        break;
-      }
-    }
+template <bool kRequest>
+void Session::Desync(StreamState& st, Sink& sink) {
+  if constexpr (kRequest) {
+    DesyncRequest(st, sink);
+  } else {
+    DesyncResponse(st, sink);
   }
 }
 

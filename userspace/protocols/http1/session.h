@@ -132,8 +132,10 @@ class Session {
   HeadStep TakeHead(Stream s, std::string_view* data, uint64_t ts,
                     ParseFn parse, ParseError* error);
 
-  void FeedRequest(Stream s, std::string_view data, uint64_t ts, Sink& sink);
-  void FeedResponse(Stream s, std::string_view data, uint64_t ts, Sink& sink);
+  template <bool kRequest>
+  void Feed(Stream s, std::string_view data, uint64_t ts, Sink& sink);
+  template <bool kRequest>
+  void Desync(StreamState& st, Sink& sink);
   void OnRequestHead(StreamState& st, const RequestHead& head, uint64_t ts,
                      Sink& sink);
   void OnResponseHead(StreamState& st, const ResponseHead& head, uint64_t ts,
