@@ -1,8 +1,8 @@
 #include "protocols/http1/session.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 namespace sightline::http1 {
