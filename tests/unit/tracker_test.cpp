@@ -278,3 +278,27 @@ TEST(Tracker, ProcessExitClosesItsConnectionsOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tracker, RequestCutShortByCloseIsUnanswered) {
+  Harness h;
+  h.Open(1, 100, 5, Role::kServer);
+  h.Send(1, 100, 5, Direction::kIngress, "GET /api/health HTTP/1.1\r\nHost: x\r\nUser-", 1000);
+  h.Close(1, 100, 5, 2000);
+  ASSERT_EQ(h.sink.txns.size(), 1u);
+  EXPECT_FALSE(h.sink.txns[0].t.answered);
+  EXPECT_EQ(h.sink.txns[0].t.method, "GET");
+  EXPECT_EQ(h.sink.txns[0].t.target, "/api/health");
+  EXPECT_EQ(h.sink.txns[0].t.request_start_ns, 1000u);
+}
+
+TEST(Tracker, GarbageCutShortByCloseIsNotARequest) {
+  Harness h;
+  h.Open(1, 100, 5, Role::kServer);
+  h.Send(1, 100, 5, Direction::kIngress, "GET", 1000);  // not even a method and a space
+  h.Close(1, 100, 5, 2000);
+  EXPECT_TRUE(h.sink.txns.empty());
+}
+
+}  // namespace

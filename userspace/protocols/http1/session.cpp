@@ -464,8 +464,35 @@ void Session::OnClose(uint64_t /*ts_ns*/, Sink& sink) {
       if (st.body.Close()) FinishResponse(st, sink);
     }
   }
+  if (side_ != Side::kUnknown) {
+    for (const Stream s : {Stream::kIngress, Stream::kEgress}) {
+      if (IsRequestStream(s)) KeepCutRequest(streams_[Index(s)]);
+    }
+  }
   EmitAll(sink);
   for (StreamState& st : streams_) st = StreamState{};
+}
+
+// A request whose head the close cut short never got an answer: it joins the
+// unanswered ones when its start line got as far as the method.
+void Session::KeepCutRequest(const StreamState& st) {
+  if (st.phase != Phase::kHead || st.tentative || st.buf.empty()) return;
+  std::string_view line = st.buf;
+  const size_t sp = line.find(' ');
+  if (sp == std::string_view::npos || sp == 0 || sp > 32) return;
+  std::string_view method = line.substr(0, sp);
+  for (char c : method) {
+    if (c < 'A' || c > 'Z') return;
+  }
+  std::string_view rest = line.substr(sp + 1);
+  Pending p;
+  p.id = next_id_++;
+  p.txn.side = side_;
+  p.txn.method = std::string(method);
+  const size_t end = rest.find_first_of(" \r\n");
+  if (end != std::string_view::npos) p.txn.target = std::string(rest.substr(0, end));
+  p.txn.request_start_ns = st.head_start_ns;
+  Push(std::move(p));
 }
 
 Session::Pending* Session::FindPending(uint64_t id) {

@@ -136,6 +136,7 @@ class Session {
   void Feed(Stream s, std::string_view data, uint64_t ts, Sink& sink);
   template <bool kRequest>
   void Desync(StreamState& st, Sink& sink);
+  void KeepCutRequest(const StreamState& st);
   void OnRequestHead(StreamState& st, const RequestHead& head, uint64_t ts,
                      Sink& sink);
   void OnResponseHead(StreamState& st, const ResponseHead& head, uint64_t ts,
