@@ -109,6 +109,15 @@ struct {
 	__type(value, __u8);
 } port_deny SEC(".maps");
 
+/* tgids whose identity was sent (SL_EVENT_PROCESS_INFO). LRU: a process
+ * forgotten here is simply described again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} described SEC(".maps");
+
 /* Connection ids: unique for the life of the loaded program. */
 __u64 next_conn_id = 0;
 
@@ -181,6 +190,44 @@ static __always_inline bool port_listed(void *map, const struct sl_endpoints *ep
 	       bpf_map_lookup_elem(map, &ep->remote_port);
 }
 
+/* Sends the current process's executable name and environment once, from
+ * its own context: a short-lived client has exited before userspace could
+ * read /proc. Only at a first connection, so never on the data path. */
+static __always_inline void describe_process(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	if (bpf_map_lookup_elem(&described, &tgid))
+		return;
+	__u8 one = 1;
+	bpf_map_update_elem(&described, &tgid, &one, BPF_ANY);
+
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct data_scratch *sc = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!sc)
+		return;
+	struct sl_process_event *e = (struct sl_process_event *)sc;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	__u64 start = BPF_CORE_READ(mm, env_start);
+	__u64 end = BPF_CORE_READ(mm, env_end);
+	__u64 len = end > start ? end - start : 0;
+	__u64 cap = len;
+	barrier_var(cap);
+	if (cap > SL_MAX_CAPTURE)
+		cap = SL_MAX_CAPTURE;
+	__u8 *env = (__u8 *)(e + 1);
+	if (cap && bpf_probe_read_user(env, cap, (void *)start))
+		cap = 0;
+	e->env_len = len;
+	e->env_cap = cap;
+	const unsigned char *name = BPF_CORE_READ(mm, exe_file, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), name) < 0)
+		e->exe_name[0] = 0;
+	fill_header(&e->hdr, SL_EVENT_PROCESS_INFO, sizeof(*e) + cap, pid_tgid);
+	if (bpf_ringbuf_output(&events, e, sizeof(*e) + cap, ringbuf_flags()))
+		count(SL_CNT_LOST_PROCESS_INFO, 1);
+}
+
 /* Records what `fd` of the current task is and returns the new state, or
  * NULL when it could not be stored. Emits CONN_OPEN for tracked sockets. */
 static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 role)
@@ -209,8 +256,10 @@ static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 
 		count(SL_CNT_LOST_CONN_MAP_FULL, 1);
 		return NULL;
 	}
-	if (st.kind == FD_TCP)
+	if (st.kind == FD_TCP) {
+		describe_process(pid_tgid);
 		emit_conn(SL_EVENT_CONN_OPEN, pid_tgid, fd, &st, &ep);
+	}
 	return bpf_map_lookup_elem(&fds, &key);
 }
 
@@ -532,8 +581,11 @@ int sl_process_exit(void *ctx)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == self_tgid)
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == self_tgid)
 		return 0;
+	/* A later process with this pid must be described afresh. */
+	bpf_map_delete_elem(&described, &tgid);
 	struct sl_event_header *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SL_CNT_LOST_CONTROL_RINGBUF_FULL, 1);

@@ -50,6 +50,13 @@ TEST(Abi, DataEventLayout) {
   EXPECT_EQ(SL_MAX_CAPTURE & (SL_MAX_CAPTURE - 1), 0) << "capture maximum must be a power of two";
 }
 
+TEST(Abi, ProcessEventLayout) {
+  EXPECT_EQ(sizeof(sl_process_event), 96u);
+  EXPECT_EQ(offsetof(sl_process_event, env_len), 24u);
+  EXPECT_EQ(offsetof(sl_process_event, env_cap), 28u);
+  EXPECT_EQ(offsetof(sl_process_event, exe_name), 32u);
+}
+
 std::vector<std::byte> DataEvent(uint32_t orig, uint32_t cap, const char* payload, size_t size) {
   std::vector<std::byte> raw(sizeof(sl_data_event) + size);
   sl_data_event e{};
@@ -100,6 +107,33 @@ TEST(Decode, FormatsAddresses) {
   EXPECT_EQ(sightline::decode::FormatAddress(10, mapped), "10.1.2.3");
   uint8_t v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   EXPECT_EQ(sightline::decode::FormatAddress(10, v6), "::1");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Decode, ProcessInfo) {
+  const char env[] = "A=1\0OTEL_SERVICE_NAME=checkout\0";
+  std::vector<std::byte> raw(sizeof(sl_process_event) + sizeof(env));
+  sl_process_event e{};
+  e.hdr.type = SL_EVENT_PROCESS_INFO;
+  e.hdr.size = raw.size();
+  e.hdr.pid = 77;
+  e.env_len = 4096;
+  e.env_cap = sizeof(env);
+  std::memcpy(e.exe_name, "curl", 4);
+  std::memcpy(raw.data(), &e, sizeof(e));
+  std::memcpy(raw.data() + sizeof(e), env, sizeof(env));
+  auto ev = sightline::decode::Decode(raw);
+  auto* p = std::get_if<sightline::decode::ProcessInfo>(&ev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->pid, 77u);
+  EXPECT_EQ(p->exe_name, "curl");
+  EXPECT_EQ(p->environ.size(), sizeof(env));
+  e.env_cap = e.env_len + 1;  // claims more than the block holds
+  std::memcpy(raw.data(), &e, sizeof(e));
+  EXPECT_TRUE(std::holds_alternative<sightline::decode::DecodeError>(sightline::decode::Decode(raw)));
 }
 
 }  // namespace

@@ -74,6 +74,8 @@ class Pipeline {
       tracker_.OnClose(*close);
     } else if (auto* exit = std::get_if<decode::ProcessExit>(&ev)) {
       tracker_.OnProcessExit(*exit);
+    } else if (auto* info = std::get_if<decode::ProcessInfo>(&ev)) {
+      processes_.Remember(info->pid, info->exe_name, info->environ, MonotonicNs());
     }
   }
 

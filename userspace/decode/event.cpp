@@ -83,6 +83,21 @@ Event Decode(std::span<const std::byte> raw) {
                                    e.cap_len);
       return d;
     }
+    case SL_EVENT_PROCESS_INFO: {
+      if (raw.size() < sizeof(sl_process_event)) return DecodeError::kTooShort;
+      const auto e = CopyOut<sl_process_event>(raw);
+      if (e.env_cap > e.env_len || e.env_cap > SL_MAX_CAPTURE ||
+          sizeof(sl_process_event) + e.env_cap > raw.size()) {
+        return DecodeError::kBadLength;
+      }
+      ProcessInfo info;
+      info.timestamp_ns = hdr.timestamp_ns;
+      info.pid = hdr.pid;
+      info.exe_name = std::string(e.exe_name, strnlen(e.exe_name, sizeof(e.exe_name)));
+      info.environ = std::string_view(
+          reinterpret_cast<const char*>(raw.data()) + sizeof(sl_process_event), e.env_cap);
+      return info;
+    }
     case SL_EVENT_PROCESS_EXIT:
       return ProcessExit{hdr.timestamp_ns, hdr.pid};
     default:

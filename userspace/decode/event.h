@@ -47,6 +47,14 @@ struct ProcessExit {
   uint32_t pid = 0;
 };
 
+// Borrowed view: `environ` points into the ring buffer (NUL-separated).
+struct ProcessInfo {
+  uint64_t timestamp_ns = 0;
+  uint32_t pid = 0;
+  std::string exe_name;
+  std::string_view environ;
+};
+
 // Borrowed view: `payload` points into the ring buffer and is valid only
 // during the callback that delivered it.
 struct Data {
@@ -67,7 +75,7 @@ struct Data {
 // Why an event was rejected; each is counted by the caller.
 enum class DecodeError { kTooShort, kUnknownType, kSizeMismatch, kBadLength };
 
-using Event = std::variant<ConnOpen, ConnClose, Data, ProcessExit, DecodeError>;
+using Event = std::variant<ConnOpen, ConnClose, Data, ProcessExit, ProcessInfo, DecodeError>;
 
 Event Decode(std::span<const std::byte> raw);
 

@@ -29,7 +29,8 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
   event_counters_[1] = &events_.Add({{"type", "conn_close"}});
   event_counters_[2] = &events_.Add({{"type", "data"}});
   event_counters_[3] = &events_.Add({{"type", "process_exit"}});
-  event_counters_[4] = &events_.Add({{"type", "malformed"}});
+  event_counters_[4] = &events_.Add({{"type", "process_info"}});
+  event_counters_[5] = &events_.Add({{"type", "malformed"}});
   for (auto e : {decode::DecodeError::kTooShort, decode::DecodeError::kUnknownType,
                  decode::DecodeError::kSizeMismatch, decode::DecodeError::kBadLength}) {
     std::string name(decode::DecodeErrorName(e));
@@ -43,7 +44,7 @@ void SelfMetrics::SetProbeStatus(const std::string& probe, bool attached) {
 
 void SelfMetrics::CountEvent(const decode::Event& e) {
   if (auto* err = std::get_if<decode::DecodeError>(&e)) {
-    event_counters_[4]->Increment();
+    event_counters_[5]->Increment();
     decode_errors_[std::string(decode::DecodeErrorName(*err))]->Increment();
     return;
   }
@@ -68,6 +69,7 @@ void SelfMetrics::UpdateKernel(const std::string& probe, const std::array<uint64
   lost("user_memory_unreadable", c[SL_CNT_LOST_DATA_READ_FAILED]);
   lost("fd_map_full", c[SL_CNT_LOST_CONN_MAP_FULL]);
   lost("inflight_map_full", c[SL_CNT_LOST_IO_MAP_FULL]);
+  lost("ringbuf_full_process_info", c[SL_CNT_LOST_PROCESS_INFO]);
   uint64_t misses = 0;
   for (const auto& p : programs) {
     misses += p.recursion_misses;

@@ -65,7 +65,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>& probe_runs_;
   prometheus::Family<prometheus::Counter>& probe_run_seconds_;
 
-  std::array<prometheus::Counter*, 5> event_counters_{};  // indexed like decode::Event
+  std::array<prometheus::Counter*, 6> event_counters_{};  // indexed like decode::Event
   std::map<std::pair<void*, prometheus::Labels>, Mirror> mirrors_;
   std::map<std::string, prometheus::Counter*> decode_errors_;
 };

@@ -75,6 +75,22 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
   e.observed = !exe_filter_ || std::regex_search(exe, *exe_filter_);
 }
 
+void ProcessTable::Remember(uint32_t pid, std::string_view exe_name, std::string_view environ,
+                            uint64_t now_ns) {
+  Entry& e = entries_[pid];
+  e.info = {};
+  Read(pid, exe_name, e);  // /proc first: it has the full executable path
+  if (e.info.exe_path.empty()) {
+    // Already gone: name it from what the kernel saw.
+    auto name = ServiceNameFromEnviron(environ);
+    e.info.service_name = name ? *name : std::string(exe_name.empty() ? "unknown" : exe_name);
+    e.info.exe_path = std::string(exe_name);
+    e.observed = !exe_filter_ || std::regex_search(e.info.exe_path, *exe_filter_);
+  }
+  e.read_ns = now_ns;
+  e.used_ns = now_ns;
+}
+
 const ProcessInfo& ProcessTable::Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns) {
   auto [it, fresh] = entries_.try_emplace(pid);
   Entry& e = it->second;

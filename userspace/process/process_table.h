@@ -26,6 +26,11 @@ class ProcessTable {
   // `comm` is the kernel's task name, used when /proc has nothing (process gone).
   const ProcessInfo& Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns);
 
+  // What the kernel saw when the process opened its first connection: its
+  // executable's name and environment block. Kept when /proc has nothing
+  // (the process is gone).
+  void Remember(uint32_t pid, std::string_view exe_name, std::string_view environ, uint64_t now_ns);
+
   // Whether the process passes the --exe filter.
   bool Observed(uint32_t pid, std::string_view comm, uint64_t now_ns);
 

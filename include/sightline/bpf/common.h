@@ -24,6 +24,7 @@ enum sl_event_type {
 	SL_EVENT_CONN_CLOSE = 2,
 	SL_EVENT_DATA = 3,
 	SL_EVENT_PROCESS_EXIT = 4, /* header only: the whole thread group has exited */
+	SL_EVENT_PROCESS_INFO = 5, /* struct sl_process_event: once per process, at its first connection */
 };
 
 #endif

@@ -75,6 +75,17 @@ struct sl_data_event {
 	__u8 role;      /* enum sl_role */
 };
 
+/* SL_EVENT_PROCESS_INFO: who a process is, read in its own context when it
+ * opens its first tracked connection, so that a client gone by the time
+ * userspace looks is still named. env_cap bytes of its environment block
+ * (NUL-separated) follow the struct. */
+struct sl_process_event {
+	struct sl_event_header hdr;
+	__u32 env_len; /* size of the environment block */
+	__u32 env_cap; /* bytes of it that follow */
+	char exe_name[64]; /* basename of the executable */
+};
+
 /* Index into the per-CPU counter array `sl_counters`. Each is exported as a
  * sightline_* metric; every drop and truncation in the kernel has one. */
 enum sl_counter {
@@ -89,7 +100,8 @@ enum sl_counter {
 	SL_CNT_UNCAPTURED_BYTES_SENDFILE = 8, /* sendfile bytes: counted, never copied */
 	SL_CNT_CONNS_UNCLASSIFIED = 9,        /* connections whose first bytes were not a known protocol */
 	SL_CNT_CONNS_FILTERED = 10,           /* connections skipped by the port filters */
-	SL_CNT_MAX = 11,
+	SL_CNT_LOST_PROCESS_INFO = 11,        /* process identity events not emitted */
+	SL_CNT_MAX = 12,
 };
 
 #endif
