@@ -40,10 +40,6 @@ CLIENT_LABELS = ("http_request_method", "http_response_status_code", "server_add
 SERVER_LABELS = ("http_request_method", "http_response_status_code", "http_route")
 
 
-class KnownProductBug(AssertionError):
-    """Raised only by the assertion a test's xfail marker names."""
-
-
 # A urllib client: argv[1] is a JSON list of transfers, argv[2] seconds to stay
 # alive after the last one. Prints one JSON list of [status, body bytes].
 URLLIB_CLIENT = r"""
@@ -293,11 +289,6 @@ def test_urllib_client_exact_counts_and_labels(daemon, service_name, servers, go
     assert_booked(daemon, want)
 
 
-@pytest.mark.xfail(strict=True, raises=KnownProductBug, reason=(
-    "product bug: the daemon reads /proc/<pid>/environ only when it books a "
-    "process's first transaction; a client that has exited by then (curl, a "
-    "one-shot script) is named after its comm ('curl', 'python3') instead of "
-    "its OTEL_SERVICE_NAME"))
 def test_short_lived_client_keeps_its_service_name(daemon, service_name, servers):
     """Six curl runs and three urllib runs, one request each, each process with a
     service name of its own that it exits right after using."""
@@ -323,6 +314,4 @@ def test_short_lived_client_keeps_its_service_name(daemon, service_name, servers
     assert sum(by_name.values()) == len(names)
     # The server side is a long-lived process and always right.
     assert m.count(SERVER, service_name=f"{service_name}-py") == len(names)
-    if by_name != {name: 1 for name in names}:
-        raise KnownProductBug(f"client service_name labels {by_name}, expected each of "
-                              f"{names} once")
+    assert by_name == {name: 1 for name in names}
