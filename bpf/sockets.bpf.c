@@ -62,15 +62,6 @@ struct {
 	__type(value, struct fd_state);
 } fds SEC(".maps");
 
-/* Arguments of the syscall in flight, per thread. Task storage instead of a
- * hash keyed by tid: no hashing, no allocation per syscall. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct io_args);
-} io_inflight SEC(".maps");
-
 /* One slot per CPU, indexed by CPU id: per-CPU arrays cap values at 32 KiB,
  * which is less than one full event. Userspace sizes it to the CPU count. */
 struct {
@@ -265,48 +256,54 @@ static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 
 
 /* ---- data path ---- */
 
-static __always_inline void stash_io(__u32 fd, __u64 buf, __u32 iovcnt, __u8 sys, __u8 dir)
+/* The syscall's arguments, read back at exit from the user registers saved
+ * at entry: no enter program runs, and nothing is stashed per thread. The
+ * pointer is a BTF one, so register reads are plain (relocated) loads. */
+static __always_inline struct pt_regs *syscall_regs(void)
 {
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+enum arg_layout {
+	ARGS_FLAT,     /* fd, buf, len */
+	ARGS_IOV,      /* fd, iov, iovcnt */
+	ARGS_MSG,      /* fd, msghdr */
+	ARGS_SENDFILE, /* out_fd, in_fd: no user buffer */
+};
+
+static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_layout layout)
+{
+	if (ret <= 0)
+		return;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	if (tgid == self_tgid)
 		return;
-	__u64 key = fd_key(tgid, fd);
+	struct pt_regs *regs = syscall_regs();
+	struct io_args a = {.syscall = sys, .direction = dir};
+	a.fd = PT_REGS_PARM1_SYSCALL(regs);
+	__u64 key = fd_key(tgid, a.fd);
 	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
 	if (!st)
-		st = track_fd(pid_tgid, fd, SL_ROLE_UNKNOWN);
+		st = track_fd(pid_tgid, a.fd, SL_ROLE_UNKNOWN);
 	if (!st || st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
 		return;
-	struct io_args *a = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		count(SL_CNT_LOST_IO_MAP_FULL, 1);
-		return;
-	}
-	a->buf = buf;
-	a->fd = fd;
-	a->iovcnt = iovcnt;
-	a->syscall = sys;
-	a->direction = dir | SL_IO_ARMED;
-}
 
-static __always_inline void finish_io(long ret)
-{
-	struct io_args *ap = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!ap || !(ap->direction & SL_IO_ARMED))
-		return;
-	struct io_args a = *ap;
-	ap->direction = 0; /* disarm: the slot stays with the thread for its next call */
-	if (ret <= 0)
-		return;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	__u64 key = fd_key(pid_tgid >> 32, a.fd);
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (!st || st->kind != FD_TCP)
-		return;
-	__u8 dir = a.direction & 1;
 	__u64 seq = __sync_fetch_and_add(&st->seq[dir], ret);
+
+	if (layout == ARGS_FLAT) {
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);
+	} else if (layout == ARGS_IOV) {
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);
+		a.iovcnt = PT_REGS_PARM3_SYSCALL(regs);
+	} else if (layout == ARGS_MSG) {
+		/* Unreadable: nothing gets copied, and the event says so. */
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)PT_REGS_PARM2_SYSCALL(regs)) == 0) {
+			a.buf = (__u64)m.msg_iov;
+			a.iovcnt = m.msg_iovlen;
+		}
+	}
 
 	if (st->protocol == SL_PROTO_UNKNOWN && a.syscall != SL_SYS_SENDFILE) {
 		__u8 proto = sniff(&a, ret);
@@ -365,140 +362,66 @@ static __always_inline void finish_io(long ret)
 
 #define ARG(ctx, n) ((ctx)->args[n])
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int sl_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_READ, SL_DIR_INGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int sl_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), SL_SYS_READV, SL_DIR_INGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int sl_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_RECVFROM, SL_DIR_INGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int sl_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_WRITE, SL_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int sl_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), SL_SYS_WRITEV, SL_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int sl_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), ARG(ctx, 1), 0, SL_SYS_SENDTO, SL_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int sl_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_io(ARG(ctx, 0), 0, 0, SL_SYS_SENDFILE, SL_DIR_EGRESS);
-	return 0;
-}
-
-/* recvmsg/sendmsg: the iovec array sits in the user's msghdr. */
-static __always_inline void stash_msg(__u32 fd, __u64 msg, __u8 sys, __u8 dir)
-{
-	struct user_msghdr m = {};
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg))
-		return;
-	if (m.msg_iovlen == 0)
-		return;
-	stash_io(fd, (__u64)m.msg_iov, m.msg_iovlen, sys, dir);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int sl_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_msg(ARG(ctx, 0), ARG(ctx, 1), SL_SYS_RECVMSG, SL_DIR_INGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int sl_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_msg(ARG(ctx, 0), ARG(ctx, 1), SL_SYS_SENDMSG, SL_DIR_EGRESS);
-	return 0;
-}
-
 SEC("tracepoint/syscalls/sys_exit_read")
 int sl_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_READ, SL_DIR_INGRESS, ARGS_FLAT);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
 int sl_exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_READV, SL_DIR_INGRESS, ARGS_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int sl_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_RECVFROM, SL_DIR_INGRESS, ARGS_FLAT);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int sl_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_RECVMSG, SL_DIR_INGRESS, ARGS_MSG);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
 int sl_exit_write(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_WRITE, SL_DIR_EGRESS, ARGS_FLAT);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
 int sl_exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_WRITEV, SL_DIR_EGRESS, ARGS_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int sl_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_SENDTO, SL_DIR_EGRESS, ARGS_FLAT);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int sl_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_SENDMSG, SL_DIR_EGRESS, ARGS_MSG);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int sl_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 {
-	finish_io(ctx->ret);
+	finish_io(ctx->ret, SL_SYS_SENDFILE, SL_DIR_EGRESS, ARGS_SENDFILE);
 	return 0;
 }
 
@@ -522,35 +445,15 @@ int sl_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int sl_enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == self_tgid)
-		return 0;
-	struct io_args *a = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		count(SL_CNT_LOST_IO_MAP_FULL, 1);
-		return 0;
-	}
-	a->fd = ARG(ctx, 0);
-	a->direction = SL_IO_ARMED;
-	return 0;
-}
-
 SEC("tracepoint/syscalls/sys_exit_connect")
 int sl_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct io_args *ap = bpf_task_storage_get(&io_inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!ap || !(ap->direction & SL_IO_ARMED))
+	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
-	__u32 fd = ap->fd;
-	ap->direction = 0;
 	/* Non-blocking connects report EINPROGRESS; the endpoints are already set. */
 	if (ctx->ret == 0 || ctx->ret == -SL_EINPROGRESS)
-		track_fd(pid_tgid, fd, SL_ROLE_CLIENT);
+		track_fd(pid_tgid, PT_REGS_PARM1_SYSCALL(syscall_regs()), SL_ROLE_CLIENT);
 	return 0;
 }
 

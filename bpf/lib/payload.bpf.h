@@ -9,9 +9,6 @@
 
 #include "sightline/bpf/sockets.h"
 
-/* Set in io_args.direction while a stashed call awaits its exit. */
-#define SL_IO_ARMED 0x80
-
 struct io_args {
 	__u64 buf; /* buffer, or iovec array */
 	__u32 fd;

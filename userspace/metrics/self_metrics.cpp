@@ -68,7 +68,6 @@ void SelfMetrics::UpdateKernel(const std::string& probe, const std::array<uint64
   lost("ringbuf_full_control", c[SL_CNT_LOST_CONTROL_RINGBUF_FULL]);
   lost("user_memory_unreadable", c[SL_CNT_LOST_DATA_READ_FAILED]);
   lost("fd_map_full", c[SL_CNT_LOST_CONN_MAP_FULL]);
-  lost("inflight_map_full", c[SL_CNT_LOST_IO_MAP_FULL]);
   lost("ringbuf_full_process_info", c[SL_CNT_LOST_PROCESS_INFO]);
   uint64_t misses = 0;
   for (const auto& p : programs) {

@@ -90,18 +90,17 @@ struct sl_process_event {
  * sightline_* metric; every drop and truncation in the kernel has one. */
 enum sl_counter {
 	SL_CNT_LOST_DATA_RINGBUF_FULL = 0,    /* data events not emitted: ring buffer full */
-	SL_CNT_LOST_CONTROL_RINGBUF_FULL = 1, /* open/close events not emitted */
+	SL_CNT_LOST_CONTROL_RINGBUF_FULL = 1, /* open/close/exit events not emitted */
 	SL_CNT_LOST_DATA_READ_FAILED = 2,     /* payload could not be read from user memory */
 	SL_CNT_LOST_CONN_MAP_FULL = 3,        /* connection could not be tracked */
-	SL_CNT_LOST_IO_MAP_FULL = 4,          /* syscall arguments could not be stashed */
+	SL_CNT_LOST_PROCESS_INFO = 4,         /* process identity events not emitted */
 	SL_CNT_TRUNCATED_EVENTS = 5,          /* events whose payload was cut */
 	SL_CNT_TRUNCATED_BYTES_CAPTURE = 6,   /* bytes beyond the capture size */
 	SL_CNT_TRUNCATED_BYTES_IOV = 7,       /* bytes in iovecs beyond SL_MAX_IOV */
 	SL_CNT_UNCAPTURED_BYTES_SENDFILE = 8, /* sendfile bytes: counted, never copied */
 	SL_CNT_CONNS_UNCLASSIFIED = 9,        /* connections whose first bytes were not a known protocol */
 	SL_CNT_CONNS_FILTERED = 10,           /* connections skipped by the port filters */
-	SL_CNT_LOST_PROCESS_INFO = 11,        /* process identity events not emitted */
-	SL_CNT_MAX = 12,
+	SL_CNT_MAX = 11,
 };
 
 #endif
