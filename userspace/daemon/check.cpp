@@ -58,15 +58,16 @@ int RunCheck(const config::Options& options, std::FILE* out) {
   r.Line("tracefs", !tracefs_err, tracefs_err ? *tracefs_err : TracefsRoot(), true);
 
   const std::vector<std::string> tracepoints = {
-      "sys_enter_read",   "sys_exit_read",     "sys_enter_write",    "sys_exit_write",
-      "sys_enter_readv",  "sys_enter_writev",  "sys_enter_recvfrom", "sys_enter_sendto",
-      "sys_enter_recvmsg", "sys_enter_sendmsg", "sys_enter_sendfile64", "sys_exit_accept4",
-      "sys_exit_accept",  "sys_enter_connect", "sys_exit_connect",   "sys_enter_close"};
+      "syscalls/sys_exit_read",     "syscalls/sys_exit_readv",      "syscalls/sys_exit_recvfrom",
+      "syscalls/sys_exit_recvmsg",  "syscalls/sys_exit_write",      "syscalls/sys_exit_writev",
+      "syscalls/sys_exit_sendto",   "syscalls/sys_exit_sendmsg",    "syscalls/sys_exit_sendfile64",
+      "syscalls/sys_exit_accept",   "syscalls/sys_exit_accept4",    "syscalls/sys_exit_connect",
+      "syscalls/sys_enter_close",   "sched/sched_process_exit"};
   std::string missing;
   for (const auto& tp : tracepoints) {
-    if (!Exists(TracefsRoot() + "/events/syscalls/" + tp)) missing += " " + tp;
+    if (!Exists(TracefsRoot() + "/events/" + tp)) missing += " " + tp;
   }
-  r.Line("syscall tracepoints", missing.empty(),
+  r.Line("tracepoints", missing.empty(),
          missing.empty() ? std::to_string(tracepoints.size()) + " needed, all present" : "missing:" + missing,
          true);
 
