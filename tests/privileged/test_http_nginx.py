@@ -1,0 +1,252 @@
+"""nginx under curl and wrk: exact request counts, statuses and body sizes.
+
+nginx reports itself as "nginx" whatever its environment says (see the xfail
+below), so every nginx on this host shares that service_name. To keep counts
+exact while other tests and benchmarks run, the tests that assert nginx's
+server-side numbers run a daemon of their own restricted to their nginx's port
+(`--ports`); the test about nginx's service name uses the shared session daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import harness
+
+SERVER = "http_server_request_duration_seconds"
+SERVER_REQ_BODY = "http_server_request_body_size_bytes"
+SERVER_RESP_BODY = "http_server_response_body_size_bytes"
+CLIENT = "http_client_request_duration_seconds"
+CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
+CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
+UNANSWERED = "sightline_http_requests_unanswered_total"
+LOST = "sightline_events_lost_total"
+
+BIG = 1048576
+
+# route -> (requests to make, expected status); distinct counts per route so a
+# request booked under the wrong route cannot go unnoticed.
+ROUTES = {
+    "/": (3, 200),
+    "/missing": (2, 404),
+    "/old": (4, 301),
+    "/big": (2, 200),
+}
+
+
+def client_env(service_name: str | None) -> dict:
+    env = dict(os.environ)
+    env.pop("OTEL_SERVICE_NAME", None)
+    if service_name is not None:
+        env["OTEL_SERVICE_NAME"] = service_name
+    return env
+
+
+def curl(url: str, service_name: str | None = None) -> tuple[int, int]:
+    """One curl process, one connection, one GET; returns (status, body bytes received)."""
+    proc = subprocess.run(["curl", "-sS", "-o", os.devnull, "-w", "%{http_code} %{size_download}",
+                           url], env=client_env(service_name), capture_output=True, text=True,
+                          timeout=30, check=True)
+    status, size = proc.stdout.split()
+    return int(status), int(size)
+
+
+def diagnostics(daemon: harness.Daemon, expected: list[tuple[str, dict, float]]) -> str:
+    """What the daemon has for the metrics in `expected` under any service name,
+    and its non-zero loss and error counters: what a failed wait needs explained."""
+    m = daemon.metrics()
+    lines = []
+    for metric in sorted({metric for metric, _, _ in expected}):
+        side = metric.split("_")[1]  # server or client
+        for sample in (metric + "_count", f"http_{side}_response_body_size_bytes_sum"):
+            for labels, value in sorted(m.samples(sample), key=str):
+                lines.append(f"  {sample}{labels} {value}")
+    for name in ("sightline_events_total", "sightline_events_lost_total",
+                 "sightline_parse_errors_total",
+                 "sightline_http_requests_unanswered_total", "sightline_connections_total",
+                 "sightline_stream_events_total", "sightline_payload_truncated_events_total"):
+        for labels, value in sorted(m.samples(name), key=str):
+            if value:
+                lines.append(f"  {name}{labels} {value}")
+    return "daemon has:\n" + "\n".join(lines)
+
+
+def wait_exact(daemon: harness.Daemon, expected: list[tuple[str, dict, float]],
+               timeout: float = 10.0, settle: float = 1.0) -> harness.Metrics:
+    """Waits until every histogram `_count` in `expected` reaches its value, then
+    `settle` seconds more, and asserts each is exactly its value (no over-count)."""
+    seen: dict = {}
+
+    def reached():
+        m = daemon.metrics()
+        ok = True
+        for metric, labels, want in expected:
+            got = m.count(metric, **labels)
+            seen[(metric, tuple(sorted(labels.items())))] = got
+            ok = ok and got >= want
+        return m if ok else None
+
+    try:
+        harness.wait_for(reached, timeout=timeout, message="histogram counts")
+    except TimeoutError:
+        raise AssertionError(f"counts not reached within {timeout}s: seen {seen}, "
+                             f"expected {expected}\n{diagnostics(daemon, expected)}") from None
+    time.sleep(settle)
+    final = daemon.metrics()
+    got = [(metric, labels, final.count(metric, **labels)) for metric, labels, _ in expected]
+    assert got == expected, "counts after settling differ from expected (over-count?)"
+    return final
+
+
+def lost_total(m: harness.Metrics) -> float:
+    return m.total(LOST)
+
+
+def assert_promtool_clean(daemon: harness.Daemon) -> None:
+    result = harness.promtool_check(daemon.scrape())
+    assert result.ok, f"promtool check metrics failed ({result.returncode}):\n{result.output}"
+
+
+@pytest.fixture
+def nginx(tmp_path, servers):
+    """nginx without OTEL_SERVICE_NAME: its service_name is "nginx" by definition."""
+    return servers(harness.start_nginx(tmp_path / "nginx"))
+
+
+@pytest.fixture
+def port_daemon(nginx):
+    """A daemon of this test's own that only follows connections to its nginx."""
+    if os.geteuid() != 0 or not harness.daemon_binary().exists():
+        reason = "needs root and a built daemon"
+        if os.environ.get("SIGHTLINE_REQUIRE_BPF") == "1":
+            pytest.fail(f"{reason} (SIGHTLINE_REQUIRE_BPF=1)")
+        pytest.skip(reason)
+    d = harness.start_daemon("--ports", str(nginx.port))
+    yield d
+    code = d.stop()
+    assert code == 0, f"daemon exited with {code}:\n{d.stderr_text()}"
+
+
+def test_nginx_routes_exact_counts_and_body_sizes(nginx, port_daemon, service_name):
+    """200 /, 404 /missing, 301 /old and the sendfile'd 1 MiB /big, each N times by
+    curl (one short-lived process per request, named by OTEL_SERVICE_NAME).
+
+    The daemon follows this nginx's port only, so its numbers are this test's alone.
+    """
+    curl_name = f"{service_name}-curl"
+    received: dict[str, list[tuple[int, int]]] = {}
+    for path, (n, status) in ROUTES.items():
+        received[path] = [curl(nginx.url + path, curl_name) for _ in range(n)]
+        assert {r[0] for r in received[path]} == {status}, (path, received[path])
+        # Each route always sends the same page; take its size from what curl got.
+        assert len({r[1] for r in received[path]}) == 1, (path, received[path])
+    size = {path: got[0][1] for path, got in received.items()}
+    assert size["/big"] == BIG
+    assert size["/"] == 2 and size["/missing"] == 7
+
+    server = {path: dict(service_name="nginx", http_request_method="GET",
+                         http_response_status_code=status, http_route=path)
+              for path, (_, status) in ROUTES.items()}
+    # Counted first whatever the name, so that a wrong name reads as such below.
+    client_ok = dict(http_request_method="GET", server_address="127.0.0.1",
+                     server_port=nginx.port)
+    by_status: dict[int, list[str]] = {}
+    for path, (_, status) in ROUTES.items():
+        by_status.setdefault(status, []).append(path)
+
+    expected = [(SERVER, server[path], n) for path, (n, _) in ROUTES.items()]
+    expected += [(CLIENT, dict(client_ok, http_response_status_code=status),
+                  sum(ROUTES[p][0] for p in paths)) for status, paths in by_status.items()]
+    m = wait_exact(port_daemon, expected)
+
+    for path, (n, status) in ROUTES.items():
+        labels = server[path]
+        assert m.count(SERVER_RESP_BODY, **labels) == n, path
+        assert m.sum_(SERVER_RESP_BODY, **labels) == n * size[path], path
+        assert m.count(SERVER_REQ_BODY, **labels) == n, path
+        assert m.sum_(SERVER_REQ_BODY, **labels) == 0, path
+        assert m.bucket(SERVER, "+Inf", **labels) == n, path
+        assert m.sum_(SERVER, **labels) > 0, path
+    # Nothing else was booked on the server side: no stray route, status or name.
+    assert m.count(SERVER) == sum(n for n, _ in ROUTES.values()), m.samples(SERVER + "_count")
+
+    for status, paths in by_status.items():
+        labels = dict(client_ok, http_response_status_code=status)
+        n = sum(ROUTES[p][0] for p in paths)
+        assert m.count(CLIENT_RESP_BODY, **labels) == n, status
+        assert m.sum_(CLIENT_RESP_BODY, **labels) == sum(ROUTES[p][0] * size[p] for p in paths)
+        assert m.sum_(CLIENT_REQ_BODY, **labels) == 0, status
+    assert m.count(CLIENT) == sum(n for n, _ in ROUTES.values()), m.samples(CLIENT + "_count")
+    # Every curl process is named by its OTEL_SERVICE_NAME, short-lived as it is.
+    names: dict[str, float] = {}
+    for labels, value in m.samples(CLIENT + "_count"):
+        names[labels["service_name"]] = names.get(labels["service_name"], 0) + value
+    assert set(names) == {curl_name}, f"client service names {names}, expected only {curl_name}"
+
+    assert m.total(UNANSWERED) == 0, m.samples(UNANSWERED)
+    assert lost_total(m) == 0, m.samples(LOST)
+    assert_promtool_clean(port_daemon)
+
+
+def test_wrk_keepalive_against_nginx(nginx, port_daemon, service_name):
+    """wrk -c16 keep-alive: every response wrk read is counted once on each side."""
+    wrk_name = f"{service_name}-wrk"
+    before = port_daemon.metrics()
+    proc = subprocess.run(["wrk", "-t1", "-c16", "-d3s", nginx.url + "/"],
+                          env=client_env(wrk_name), capture_output=True, text=True,
+                          timeout=60, check=True)
+    match = re.search(r"(\d+) requests in ", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    n = int(match.group(1))
+    assert n > 1000, proc.stdout
+    assert "Non-2xx" not in proc.stdout, proc.stdout
+
+    client = dict(service_name=wrk_name, http_request_method="GET",
+                  http_response_status_code=200, server_address="127.0.0.1",
+                  server_port=nginx.port)
+    m = wait_exact(port_daemon, [(CLIENT, client, n)], timeout=20)
+    # wrk closes its connections by exiting; requests it sent but whose answer it
+    # never read are unanswered on its side, yet nginx did answer them.
+    unanswered = m.total(UNANSWERED, service_name=wrk_name, side="client")
+    server = dict(service_name="nginx", http_request_method="GET",
+                  http_response_status_code=200, http_route="/")
+    m = wait_exact(port_daemon, [(SERVER, server, n + unanswered)], timeout=20)
+    detail = (f"wrk n={n}, wrk unanswered={unanswered}, "
+              f"nginx unanswered={m.samples(UNANSWERED, side='server')}\n{proc.stdout}")
+    assert m.count(CLIENT, **client) == n, detail
+    assert m.total(UNANSWERED, service_name=wrk_name, side="client") == unanswered, detail
+    assert m.sum_(SERVER_RESP_BODY, **server) == 2 * (n + unanswered), detail
+    assert m.sum_(CLIENT_RESP_BODY, **client) == 2 * n, detail
+    # Loss at this load is a bug, not noise.
+    lost_before, lost_after = lost_total(before), lost_total(m)
+    assert lost_after == lost_before, (
+        f"events lost during a 16-connection wrk run: {lost_before} -> {lost_after}: "
+        f"{[s for s in m.samples(LOST) if s[1]]}\n{detail}")
+    assert_promtool_clean(port_daemon)
+
+
+# --- service name (shared session daemon) ----------------------------------
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "product bug: nginx writes its process title over its original environment block "
+    "(the memory /proc/<pid>/environ and the probe read) and keeps the variables it "
+    "passes to the worker (`env OTEL_SERVICE_NAME;`) elsewhere, so the daemon never sees "
+    "OTEL_SERVICE_NAME and labels nginx \"nginx\""))
+def test_nginx_service_name_from_environment(daemon, tmp_path, servers, service_name):
+    name = f"{service_name}-nginx"
+    srv = servers(harness.start_nginx(tmp_path / "nginx", service_name=name))
+    for _ in range(3):
+        assert curl(srv.url + "/") == (200, 2)
+    labels = dict(service_name=name, http_request_method="GET",
+                  http_response_status_code=200, http_route="/")
+    try:
+        wait_exact(daemon, [(SERVER, labels, 3)], timeout=5)
+    except AssertionError as err:
+        names = daemon.metrics().label_values(SERVER + "_count", "service_name", http_route="/")
+        raise AssertionError(f"{err}; service names seen for route '/': {sorted(names)}") from None
