@@ -59,6 +59,19 @@ TEST_F(FakeProc, GoneProcessNamedFromKernelView) {
   EXPECT_EQ(t.Lookup(20, "curl", 60'000'000'000ull).service_name, "probe-client");
 }
 
+TEST_F(FakeProc, KernelViewWinsOverAnEnvironmentWipedLater) {
+  using namespace std::string_literals;
+  // Alive, but its environment block was overwritten (process title, exit).
+  AddProcess(40, "/usr/bin/python3.11", "\0\0\0\0"s);
+  ProcessTable t(root_.string(), "", 100);
+  t.Remember(40, "python3.11", "OTEL_SERVICE_NAME=exp-cli\0"s, 5);
+  EXPECT_EQ(t.Lookup(40, "python3", 6).service_name, "exp-cli");
+  EXPECT_EQ(t.Lookup(40, "python3", 1000).service_name, "exp-cli");  // after a refresh too
+  t.Remember(41, "python3.11", "HOME=/\0"s, 5);
+  AddProcess(41, "/usr/bin/python3.11", "OTEL_SERVICE_NAME=late\0"s);
+  EXPECT_EQ(t.Lookup(41, "python3", 1000).service_name, "late");  // /proc when the kernel had none
+}
+
 TEST_F(FakeProc, ExeFilter) {
   AddProcess(30, "/usr/sbin/nginx", "");
   AddProcess(31, "/usr/bin/curl", "");

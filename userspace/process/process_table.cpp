@@ -63,7 +63,12 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
   std::string exe = ReadLink(base + "/exe");
   if (exe.empty() && !e.info.exe_path.empty()) return;  // gone: keep what we knew
   e.info.exe_path = exe;
-  if (auto name = ServiceNameFromEnviron(ReadFile(base + "/environ", kMaxEnviron))) {
+  // The kernel's copy of the environment, taken at the first connection,
+  // wins: a process that is exiting, or that wrote its title over its
+  // environment block, shows /proc readers an empty or garbled one.
+  if (e.kernel_env_name) {
+    e.info.service_name = *e.kernel_env_name;
+  } else if (auto name = ServiceNameFromEnviron(ReadFile(base + "/environ", kMaxEnviron))) {
     e.info.service_name = *name;
   } else if (!exe.empty()) {
     e.info.service_name = Basename(exe);
@@ -78,12 +83,11 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
 void ProcessTable::Remember(uint32_t pid, std::string_view exe_name, std::string_view environ,
                             uint64_t now_ns) {
   Entry& e = entries_[pid];
-  e.info = {};
-  Read(pid, exe_name, e);  // /proc first: it has the full executable path
+  e = Entry{};  // a new process: the pid may be reused
+  e.kernel_env_name = ServiceNameFromEnviron(environ);
+  Read(pid, exe_name, e);  // /proc for the full executable path, while it is there
   if (e.info.exe_path.empty()) {
-    // Already gone: name it from what the kernel saw.
-    auto name = ServiceNameFromEnviron(environ);
-    e.info.service_name = name ? *name : std::string(exe_name.empty() ? "unknown" : exe_name);
+    // Already gone: the kernel's view is all there is.
     e.info.exe_path = std::string(exe_name);
     e.observed = !exe_filter_ || std::regex_search(e.info.exe_path, *exe_filter_);
   }

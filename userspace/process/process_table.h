@@ -45,6 +45,7 @@ class ProcessTable {
     uint64_t read_ns = 0;
     uint64_t used_ns = 0;
     bool observed = true;
+    std::optional<std::string> kernel_env_name;  // OTEL_SERVICE_NAME as the kernel saw it
   };
   void Read(uint32_t pid, std::string_view comm, Entry& e);
 
