@@ -39,8 +39,9 @@ from promtext import Metrics, ParseError, PromtoolResult, parse_metrics, promtoo
 __all__ = [
     "Daemon", "Fixture", "Metrics", "ParseError", "PromtoolResult", "build_go_server",
     "daemon_binary", "free_port", "hostile", "http_get", "parse_metrics", "pipeline",
-    "promtool_check", "run_client", "start_daemon", "start_fastapi_app", "start_fixture",
-    "start_go_server", "start_nginx", "start_node_server", "start_python_server", "wait_for",
+    "diagnostics", "promtool_check", "run_client", "start_daemon", "start_fastapi_app",
+    "start_fixture", "start_go_server", "start_nginx", "start_node_server", "start_python_server",
+    "wait_exact", "wait_for",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -435,3 +436,54 @@ def start_daemon(*extra_args: str, port: Optional[int] = None,
     daemon.stop(timeout=5)
     raise RuntimeError(f"daemon not healthy within {timeout}s ({last}); argv {argv}\n"
                        f"{daemon.stderr_text()}")
+
+
+# ---------------------------------------------------------------------------
+# Exact waits
+
+
+def diagnostics(daemon: Daemon, expected: list[tuple[str, dict, float]]) -> str:
+    """What the daemon has for the metrics in `expected` under any service name,
+    and its non-zero loss and error counters: what a failed wait needs explained."""
+    m = daemon.metrics()
+    lines = []
+    for metric in sorted({metric for metric, _, _ in expected}):
+        side = metric.split("_")[1]  # server or client
+        for sample in (metric + "_count", f"http_{side}_response_body_size_bytes_sum"):
+            for labels, value in sorted(m.samples(sample), key=str):
+                lines.append(f"  {sample}{labels} {value}")
+    for name in ("sightline_events_total", "sightline_events_lost_total",
+                 "sightline_parse_errors_total",
+                 "sightline_http_requests_unanswered_total", "sightline_connections_total",
+                 "sightline_stream_events_total", "sightline_payload_truncated_events_total"):
+        for labels, value in sorted(m.samples(name), key=str):
+            if value:
+                lines.append(f"  {name}{labels} {value}")
+    return "daemon has:\n" + "\n".join(lines)
+
+
+def wait_exact(daemon: Daemon, expected: list[tuple[str, dict, float]],
+               timeout: float = 10.0, settle: float = 1.0) -> Metrics:
+    """Waits until every histogram `_count` in `expected` reaches its value, then
+    `settle` seconds more, and asserts each is exactly its value (no over-count)."""
+    seen: dict = {}
+
+    def reached():
+        m = daemon.metrics()
+        ok = True
+        for metric, labels, want in expected:
+            got = m.count(metric, **labels)
+            seen[(metric, tuple(sorted(labels.items())))] = got
+            ok = ok and got >= want
+        return m if ok else None
+
+    try:
+        wait_for(reached, timeout=timeout, message="histogram counts")
+    except TimeoutError:
+        raise AssertionError(f"counts not reached within {timeout}s: seen {seen}, "
+                             f"expected {expected}\n{diagnostics(daemon, expected)}") from None
+    time.sleep(settle)
+    final = daemon.metrics()
+    got = [(metric, labels, final.count(metric, **labels)) for metric, labels, _ in expected]
+    assert got == expected, "counts after settling differ from expected (over-count?)"
+    return final

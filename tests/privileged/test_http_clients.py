@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-import pytest
 
 import harness
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -54,53 +53,6 @@ def curl(url: str, service_name: str | None = None) -> tuple[int, int]:
                           timeout=30, check=True)
     status, size = proc.stdout.split()
     return int(status), int(size)
-
-
-def diagnostics(daemon: harness.Daemon, expected: list[tuple[str, dict, float]]) -> str:
-    """What the daemon has for the metrics in `expected` under any service name,
-    and its non-zero loss and error counters: what a failed wait needs explained."""
-    m = daemon.metrics()
-    lines = []
-    for metric in sorted({metric for metric, _, _ in expected}):
-        side = metric.split("_")[1]  # server or client
-        for sample in (metric + "_count", f"http_{side}_response_body_size_bytes_sum"):
-            for labels, value in sorted(m.samples(sample), key=str):
-                lines.append(f"  {sample}{labels} {value}")
-    for name in ("sightline_events_total", "sightline_events_lost_total",
-                 "sightline_parse_errors_total",
-                 "sightline_http_requests_unanswered_total", "sightline_connections_total",
-                 "sightline_stream_events_total", "sightline_payload_truncated_events_total"):
-        for labels, value in sorted(m.samples(name), key=str):
-            if value:
-                lines.append(f"  {name}{labels} {value}")
-    return "daemon has:\n" + "\n".join(lines)
-
-
-def wait_exact(daemon: harness.Daemon, expected: list[tuple[str, dict, float]],
-               timeout: float = 10.0, settle: float = 1.0) -> harness.Metrics:
-    """Waits until every histogram `_count` in `expected` reaches its value, then
-    `settle` seconds more, and asserts each is exactly its value (no over-count)."""
-    seen: dict = {}
-
-    def reached():
-        m = daemon.metrics()
-        ok = True
-        for metric, labels, want in expected:
-            got = m.count(metric, **labels)
-            seen[(metric, tuple(sorted(labels.items())))] = got
-            ok = ok and got >= want
-        return m if ok else None
-
-    try:
-        harness.wait_for(reached, timeout=timeout, message="histogram counts")
-    except TimeoutError:
-        raise AssertionError(f"counts not reached within {timeout}s: seen {seen}, "
-                             f"expected {expected}\n{diagnostics(daemon, expected)}") from None
-    time.sleep(settle)
-    final = daemon.metrics()
-    got = [(metric, labels, final.count(metric, **labels)) for metric, labels, _ in expected]
-    assert got == expected, "counts after settling differ from expected (over-count?)"
-    return final
 
 
 def lost_total(m: harness.Metrics) -> float:
@@ -162,7 +114,7 @@ def test_nginx_routes_exact_counts_and_body_sizes(nginx, port_daemon, service_na
     expected = [(SERVER, server[path], n) for path, (n, _) in ROUTES.items()]
     expected += [(CLIENT, dict(client_ok, http_response_status_code=status),
                   sum(ROUTES[p][0] for p in paths)) for status, paths in by_status.items()]
-    m = wait_exact(port_daemon, expected)
+    m = harness.wait_exact(port_daemon, expected)
 
     for path, (n, status) in ROUTES.items():
         labels = server[path]
@@ -209,13 +161,13 @@ def test_wrk_keepalive_against_nginx(nginx, port_daemon, service_name):
     client = dict(service_name=wrk_name, http_request_method="GET",
                   http_response_status_code=200, server_address="127.0.0.1",
                   server_port=nginx.port)
-    m = wait_exact(port_daemon, [(CLIENT, client, n)], timeout=20)
+    m = harness.wait_exact(port_daemon, [(CLIENT, client, n)], timeout=20)
     # wrk closes its connections by exiting; requests it sent but whose answer it
     # never read are unanswered on its side, yet nginx did answer them.
     unanswered = m.total(UNANSWERED, service_name=wrk_name, side="client")
     server = dict(service_name="nginx", http_request_method="GET",
                   http_response_status_code=200, http_route="/")
-    m = wait_exact(port_daemon, [(SERVER, server, n + unanswered)], timeout=20)
+    m = harness.wait_exact(port_daemon, [(SERVER, server, n + unanswered)], timeout=20)
     detail = (f"wrk n={n}, wrk unanswered={unanswered}, "
               f"nginx unanswered={m.samples(UNANSWERED, side='server')}\n{proc.stdout}")
     assert m.count(CLIENT, **client) == n, detail
@@ -246,7 +198,7 @@ def test_nginx_service_name_from_environment(daemon, tmp_path, servers, service_
     labels = dict(service_name=name, http_request_method="GET",
                   http_response_status_code=200, http_route="/")
     try:
-        wait_exact(daemon, [(SERVER, labels, 3)], timeout=5)
+        harness.wait_exact(daemon, [(SERVER, labels, 3)], timeout=5)
     except AssertionError as err:
         names = daemon.metrics().label_values(SERVER + "_count", "service_name", http_route="/")
         raise AssertionError(f"{err}; service names seen for route '/': {sorted(names)}") from None

@@ -12,7 +12,6 @@ import os
 import secrets
 import string
 import subprocess
-import time
 
 import pytest
 
@@ -96,53 +95,6 @@ def clients():
         client.close()
 
 
-def diagnostics(daemon: harness.Daemon, expected: list[tuple[str, dict, float]]) -> str:
-    """What the daemon has for the metrics in `expected` under any service name,
-    and its non-zero loss and error counters: what a failed wait needs explained."""
-    m = daemon.metrics()
-    lines = []
-    for metric in sorted({metric for metric, _, _ in expected}):
-        side = metric.split("_")[1]  # server or client
-        for sample in (metric + "_count", f"http_{side}_response_body_size_bytes_sum"):
-            for labels, value in sorted(m.samples(sample), key=str):
-                lines.append(f"  {sample}{labels} {value}")
-    for name in ("sightline_events_total", "sightline_events_lost_total",
-                 "sightline_parse_errors_total",
-                 "sightline_http_requests_unanswered_total", "sightline_connections_total",
-                 "sightline_stream_events_total", "sightline_payload_truncated_events_total"):
-        for labels, value in sorted(m.samples(name), key=str):
-            if value:
-                lines.append(f"  {name}{labels} {value}")
-    return "daemon has:\n" + "\n".join(lines)
-
-
-def wait_exact(daemon: harness.Daemon, expected: list[tuple[str, dict, float]],
-               timeout: float = 10.0, settle: float = 1.0) -> harness.Metrics:
-    """Waits until every histogram `_count` in `expected` reaches its value, then
-    `settle` seconds more, and asserts each is exactly its value (no over-count)."""
-    seen: dict = {}
-
-    def reached():
-        m = daemon.metrics()
-        ok = True
-        for metric, labels, want in expected:
-            got = m.count(metric, **labels)
-            seen[(metric, tuple(sorted(labels.items())))] = got
-            ok = ok and got >= want
-        return m if ok else None
-
-    try:
-        harness.wait_for(reached, timeout=timeout, message="histogram counts")
-    except TimeoutError:
-        raise AssertionError(f"counts not reached within {timeout}s: seen {seen}, "
-                             f"expected {expected}\n{diagnostics(daemon, expected)}") from None
-    time.sleep(settle)
-    final = daemon.metrics()
-    got = [(metric, labels, final.count(metric, **labels)) for metric, labels, _ in expected]
-    assert got == expected, "counts after settling differ from expected (over-count?)"
-    return final
-
-
 def server_labels(name: str, route: str, status: int = 200) -> dict:
     return dict(service_name=name, http_request_method="GET", http_response_status_code=status,
                 http_route=route)
@@ -180,7 +132,7 @@ def test_slow_server_latency(daemon, servers, clients, service_name):
 
     server = server_labels(srv_name, "/sleep")
     cli = client_labels(cli_name, srv.port)
-    m = wait_exact(daemon, [(SERVER, server, 3), (CLIENT, cli, 3)])
+    m = harness.wait_exact(daemon, [(SERVER, server, 3), (CLIENT, cli, 3)])
 
     def seen(metric, labels):
         return (f"sum={m.sum_(metric, **labels)} le0.1={m.bucket(metric, 0.1, **labels)} "
@@ -229,13 +181,13 @@ def test_preexisting_keepalive_python(daemon, servers, clients, service_name):
     try:
         assert own.port != daemon.port
         assert client.get("/ok", K) == [(200, 2)] * K
-        m = wait_exact(own, [(SERVER, server, K), (CLIENT, cli, K)])
+        m = harness.wait_exact(own, [(SERVER, server, K), (CLIENT, cli, K)])
         assert m.sum_(SERVER_RESP_BODY, **server) == 2 * K
         assert m.sum_(CLIENT_RESP_BODY, **cli) == 2 * K
         assert m.total("sightline_http_requests_unanswered_total", service_name=srv_name) == 0
         assert m.total("sightline_http_requests_unanswered_total", service_name=cli_name) == 0
         # The session daemon, started before the connection, saw all K + 1.
-        wait_exact(daemon, [(SERVER, server, K + 1), (CLIENT, cli, K + 1)])
+        harness.wait_exact(daemon, [(SERVER, server, K + 1), (CLIENT, cli, K + 1)])
     finally:
         finish_preexisting(own, daemon)
 
@@ -258,10 +210,10 @@ def test_preexisting_keepalive_nginx(daemon, tmp_path, servers, clients, service
     try:
         assert own.port != daemon.port
         assert client.get(route, K) == [(404, 146)] * K
-        m = wait_exact(own, [(SERVER, server, K), (CLIENT, cli, K)])
+        m = harness.wait_exact(own, [(SERVER, server, K), (CLIENT, cli, K)])
         assert m.sum_(SERVER_RESP_BODY, **server) == 146 * K
         assert m.sum_(CLIENT_RESP_BODY, **cli) == 146 * K
-        wait_exact(daemon, [(SERVER, server, K + 1), (CLIENT, cli, K + 1)])
+        harness.wait_exact(daemon, [(SERVER, server, K + 1), (CLIENT, cli, K + 1)])
     finally:
         finish_preexisting(own, daemon)
 
@@ -279,7 +231,7 @@ def test_promtool_accepts_metrics_after_traffic(daemon, servers, service_name):
     assert harness.pipeline(srv.port, 1, paths=["/create"], method="POST",
                             body="x" * 42) == [(201, 16)]
     harness.hostile("truncated", srv.port, "--path", "/sleep")
-    wait_exact(daemon, [
+    harness.wait_exact(daemon, [
         (SERVER, server_labels(name, "/ok"), 1),
         (SERVER, server_labels(name, "/bad", 400), 1),
         (SERVER, server_labels(name, "/boom", 500), 1),
