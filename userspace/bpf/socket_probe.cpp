@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -49,7 +50,9 @@ void SocketProbe::Configure(const SocketProbeConfig& config) {
 
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->capture_size = config.capture_size;
-  skel_->rodata->wakeup_bytes = config.ring_buffer_size / 8;
+  // Wake the reader in bursts small enough not to stall the observed
+  // services it shares CPUs with, but far apart enough to batch.
+  skel_->rodata->wakeup_bytes = std::min<uint32_t>(config.ring_buffer_size / 8, 256u << 10);
   skel_->rodata->filter_pids = !config.pids.empty();
   skel_->rodata->filter_ports = !config.ports.empty();
   skel_->rodata->deny_ports = !config.exclude_ports.empty();
