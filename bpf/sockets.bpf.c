@@ -360,8 +360,6 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 
 /* ---- tracepoints ---- */
 
-#define ARG(ctx, n) ((ctx)->args[n])
-
 SEC("tracepoint/syscalls/sys_exit_read")
 int sl_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
@@ -461,7 +459,7 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int sl_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 fd = ARG(ctx, 0);
+	__u32 fd = ctx->args[0];
 	__u64 key = fd_key(pid_tgid >> 32, fd);
 	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
 	if (!st)

@@ -101,8 +101,4 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   buffered_.Add({}).Set(double(buffered));
 }
 
-void SelfMetrics::AddUserspaceLoss(const std::string& reason, uint64_t n) {
-  lost_.Add({{"probe", "sockets"}, {"reason", reason}}).Increment(double(n));
-}
-
 }  // namespace sightline::metrics

@@ -31,7 +31,6 @@ class SelfMetrics {
   void UpdateKernel(const std::string& probe, const std::array<uint64_t, SL_CNT_MAX>& counters,
                     const std::vector<bpf::ProgramStats>& programs);
   void UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered_bytes);
-  void AddUserspaceLoss(const std::string& reason, uint64_t n);
 
  private:
   // A counter that mirrors a cumulative value read from elsewhere.
