@@ -5,6 +5,7 @@
 #include "daemon/check.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
   using sightline::config::Command;
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
     case Command::kExit:
       return parsed.exit_code;
     case Command::kVersion:
-      std::printf("sightline %s (%s)\n", SIGHTLINE_VERSION, SIGHTLINE_REVISION);
+      std::printf("sightline %s (%s)\n", sightline::kVersion, sightline::kRevision);
       return 0;
     case Command::kCheck:
       sightline::daemon::SetupLogging("warn", "text");

@@ -22,6 +22,7 @@
 #include "metrics/route.h"
 #include "metrics/self_metrics.h"
 #include "process/process_table.h"
+#include "version.h"
 
 namespace sightline::daemon {
 namespace {
@@ -112,7 +113,7 @@ class Pipeline {
 }  // namespace
 
 int RunDaemon(const config::Options& o) {
-  spdlog::info("sightline {} ({}) starting", SIGHTLINE_VERSION, SIGHTLINE_REVISION);
+  spdlog::info("sightline {} ({}) starting", kVersion, kRevision);
   auto registry = std::make_shared<prometheus::Registry>();
   auto process_collector = std::make_shared<metrics::ProcessCollector>();
   metrics::SelfMetrics self(*registry);

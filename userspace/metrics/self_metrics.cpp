@@ -2,6 +2,8 @@
 
 #include <variant>
 
+#include "version.h"
+
 namespace sightline::metrics {
 namespace {
 
@@ -24,7 +26,7 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
       buffered_(BuildGauge().Name("sightline_buffered_bytes").Help("Bytes held by the connection tracker (reordering and parser buffers)").Register(r)),
       probe_runs_(BuildCounter().Name("sightline_probe_runs_total").Help("Kernel program runs (needs kernel.bpf_stats_enabled=1)").Register(r)),
       probe_run_seconds_(BuildCounter().Name("sightline_probe_run_seconds_total").Help("Kernel time spent in probe programs (needs kernel.bpf_stats_enabled=1)").Register(r)) {
-  build_info_.Add({{"version", SIGHTLINE_VERSION}, {"revision", SIGHTLINE_REVISION}}).Set(1);
+  build_info_.Add({{"version", kVersion}, {"revision", kRevision}}).Set(1);
   event_counters_[0] = &events_.Add({{"type", "conn_open"}});
   event_counters_[1] = &events_.Add({{"type", "conn_close"}});
   event_counters_[2] = &events_.Add({{"type", "data"}});
