@@ -136,15 +136,15 @@ def _stop_process(proc: subprocess.Popen, timeout: float) -> int:
     return proc.returncode
 
 
-class Fixture:
-    """A running fixture server (see start_fixture)."""
+class _Running:
+    """A process of ours listening on a loopback port, with its stderr in a file."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, name: str, stderr_path: Path):
+    stop_timeout = 5.0
+
+    def __init__(self, proc: subprocess.Popen, port: int, stderr_path: Path):
         self.proc = proc
         self.port = port
-        self.name = name
         self._stderr_path = stderr_path
-        self._lines: list[str] = []
 
     @property
     def pid(self) -> int:
@@ -160,15 +160,24 @@ class Fixture:
         except FileNotFoundError:
             return ""
 
-    def stop(self, timeout: float = 5.0) -> int:
-        """Stops with SIGTERM (SIGKILL after `timeout`); returns the exit status."""
-        return _stop_process(self.proc, timeout)
+    def stop(self, timeout: float | None = None) -> int:
+        """SIGTERM (SIGKILL after `timeout`); returns the exit status."""
+        return _stop_process(self.proc, self.stop_timeout if timeout is None else timeout)
 
-    def __enter__(self) -> "Fixture":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Fixture(_Running):
+    """A running fixture server (see start_fixture)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, name: str, stderr_path: Path):
+        super().__init__(proc, port, stderr_path)
+        self.name = name
+        self._lines: list[str] = []
 
 
 def start_fixture(argv: Sequence[str], port: int, *, service_name: Optional[str] = None,
@@ -301,28 +310,14 @@ def daemon_binary() -> Path:
     return Path(os.environ.get("SIGHTLINE_BIN", REPO / "build" / "sightline"))
 
 
-class Daemon:
+class Daemon(_Running):
     """A running sightline daemon (see start_daemon)."""
 
+    stop_timeout = 10.0
+
     def __init__(self, proc: subprocess.Popen, port: int, stderr_path: Path, argv: list[str]):
-        self.proc = proc
-        self.port = port
+        super().__init__(proc, port, stderr_path)
         self.argv = argv
-        self._stderr_path = stderr_path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def stderr_text(self) -> str:
-        try:
-            return self._stderr_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -382,16 +377,6 @@ class Daemon:
         if got != expected:
             raise AssertionError(f"{metric}_count{labels} = {got}, expected {expected}")
         return final
-
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM (SIGKILL after `timeout`); returns the exit status."""
-        return _stop_process(self.proc, timeout)
-
-    def __enter__(self) -> "Daemon":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def start_daemon(*extra_args: str, port: Optional[int] = None,
