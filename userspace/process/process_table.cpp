@@ -95,7 +95,7 @@ void ProcessTable::Remember(uint32_t pid, std::string_view exe_name, std::string
   e.used_ns = now_ns;
 }
 
-const ProcessInfo& ProcessTable::Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns) {
+ProcessTable::Entry& ProcessTable::Fresh(uint32_t pid, std::string_view comm, uint64_t now_ns) {
   auto [it, fresh] = entries_.try_emplace(pid);
   Entry& e = it->second;
   if (fresh || e.read_ns + refresh_ns_ <= now_ns) {
@@ -103,12 +103,15 @@ const ProcessInfo& ProcessTable::Lookup(uint32_t pid, std::string_view comm, uin
     e.read_ns = now_ns;
   }
   e.used_ns = now_ns;
-  return e.info;
+  return e;
+}
+
+const ProcessInfo& ProcessTable::Lookup(uint32_t pid, std::string_view comm, uint64_t now_ns) {
+  return Fresh(pid, comm, now_ns).info;
 }
 
 bool ProcessTable::Observed(uint32_t pid, std::string_view comm, uint64_t now_ns) {
-  Lookup(pid, comm, now_ns);
-  return entries_[pid].observed;
+  return Fresh(pid, comm, now_ns).observed;
 }
 
 void ProcessTable::Expire(uint64_t now_ns) {

@@ -48,6 +48,8 @@ class ProcessTable {
     std::optional<std::string> kernel_env_name;  // OTEL_SERVICE_NAME as the kernel saw it
   };
   void Read(uint32_t pid, std::string_view comm, Entry& e);
+  // The entry for pid, re-read from /proc when older than the refresh interval.
+  Entry& Fresh(uint32_t pid, std::string_view comm, uint64_t now_ns);
 
   std::string proc_root_;
   std::optional<std::regex> exe_filter_;
