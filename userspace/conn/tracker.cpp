@@ -55,6 +55,11 @@ ConnectionTracker::ConnectionTracker(TrackerLimits limits, TransactionSink& sink
 ConnectionTracker::~ConnectionTracker() = default;
 
 ConnectionTracker::Connection& ConnectionTracker::Create(ConnectionInfo info, uint64_t ts_ns) {
+  // The fd was reused without a close we saw: the old connection is over.
+  if (auto it = by_fd_.find(FdKey(info.pid, info.fd)); it != by_fd_.end()) {
+    stats_.shed_fd_reuse++;
+    Finish(it->second, ts_ns);
+  }
   while (conns_.size() >= limits_.max_connections && !lru_.empty()) {
     stats_.shed_capacity++;
     Finish(lru_.front(), ts_ns);
@@ -78,11 +83,6 @@ void ConnectionTracker::Touch(Connection& c, uint64_t ts_ns) {
 
 void ConnectionTracker::OnOpen(const decode::ConnOpen& e) {
   if (conns_.count(e.conn_id)) return;  // duplicate
-  // The fd was reused without a close we saw: the old connection is over.
-  if (auto it = by_fd_.find(FdKey(e.pid, e.fd)); it != by_fd_.end()) {
-    stats_.shed_fd_reuse++;
-    Finish(it->second, e.timestamp_ns);
-  }
   ConnectionInfo info;
   info.conn_id = e.conn_id;
   info.pid = e.pid;
@@ -99,10 +99,6 @@ void ConnectionTracker::OnData(const decode::Data& e) {
   if (auto it = conns_.find(e.conn_id); it != conns_.end()) {
     c = it->second.get();
   } else {
-    if (auto fd = by_fd_.find(FdKey(e.pid, e.fd)); fd != by_fd_.end()) {
-      stats_.shed_fd_reuse++;
-      Finish(fd->second, e.timestamp_ns);
-    }
     ConnectionInfo info;
     info.conn_id = e.conn_id;
     info.pid = e.pid;
