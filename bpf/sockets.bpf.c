@@ -14,8 +14,10 @@
 #include <bpf/bpf_tracing.h>
 
 #include "lib/payload.bpf.h"
+#include "lib/shared.bpf.h"
 #include "lib/socket.bpf.h"
 #include "sightline/bpf/sockets.h"
+#include "sightline/bpf/tls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -27,40 +29,12 @@ const volatile __u8 filter_pids = 0;  /* only tgids in pid_allow */
 const volatile __u8 filter_ports = 0; /* only connections with a port in port_allow */
 const volatile __u8 deny_ports = 0;   /* never connections with a port in port_deny */
 
-enum fd_kind {
-	FD_IGNORED = 0, /* not a TCP socket, or filtered: nothing to do */
-	FD_TCP = 1,
-};
-
-struct fd_state {
-	__u64 conn_id;
-	__u64 seq[2]; /* next stream offset per enum sl_direction */
-	__u8 kind;
-	__u8 role;
-	__u8 protocol;
-	__u8 _pad[5];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by userspace before load */
-} events SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_CNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } sl_counters SEC(".maps");
-
-/* (tgid << 32 | fd) -> state. LRU: an fd the map forgot is rediscovered on
- * its next read or write. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
-	__type(key, __u64);
-	__type(value, struct fd_state);
-} fds SEC(".maps");
 
 /* One slot per CPU, indexed by CPU id: per-CPU arrays cap values at 32 KiB,
  * which is less than one full event. Userspace sizes it to the CPU count. */
@@ -119,27 +93,9 @@ static __always_inline void count(__u32 idx, __u64 n)
 		*v += n;
 }
 
-static __always_inline __u64 fd_key(__u32 tgid, __u32 fd)
-{
-	return ((__u64)tgid << 32) | fd;
-}
-
 static __always_inline __u64 ringbuf_flags(void)
 {
-	/* Wake the reader only once enough has accumulated; the reader also
-	 * polls on a timer, so a quiet trickle is never stranded. */
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									      : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void fill_header(struct sl_event_header *h, __u32 type, __u32 size,
-					__u64 pid_tgid)
-{
-	h->timestamp_ns = bpf_ktime_get_ns();
-	h->type = type;
-	h->size = size;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
+	return sl_ringbuf_flags(wakeup_bytes);
 }
 
 static __always_inline void emit_conn(__u32 type, __u64 pid_tgid, __u32 fd,
@@ -254,6 +210,57 @@ static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 
 	return bpf_map_lookup_elem(&fds, &key);
 }
 
+/* ---- TLS: which socket a TLS session writes to ----
+ * A TLS call in progress on this thread that does socket I/O is bound to
+ * that socket then and there (socket BIOs: nginx, curl, Python). With
+ * memory BIOs (Node.js) the ciphertext moves outside the call, on the same
+ * thread: it is read just before SSL_read and written just after SSL_write,
+ * so the thread remembers its last TLS read and its last unbound write. */
+
+static __always_inline void bind_pending(__u64 pid_tgid, __u64 tls_id, __u32 fd,
+					 const struct fd_state *st)
+{
+	struct tls_key k = {.tls_id = tls_id, .tgid = pid_tgid >> 32};
+	struct tls_session *s = bpf_map_lookup_elem(&tls_sessions, &k);
+	if (!s || s->conn_id)
+		return;
+	s->conn_id = st->conn_id;
+	s->fd = fd;
+	struct sl_tls_bind_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SL_CNT_LOST_TLS_BIND, 1);
+		return;
+	}
+	fill_header(&e->hdr, SL_EVENT_TLS_BIND, sizeof(*e), pid_tgid);
+	e->conn_id = st->conn_id;
+	e->tls_id = tls_id;
+	e->fd = fd;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, ringbuf_flags());
+}
+
+static __always_inline void note_tls_io(__u64 pid_tgid, __u32 fd, __u8 dir,
+					const struct fd_state *st)
+{
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return;
+	if (t->call_tls) {
+		if (!t->call_fd1)
+			t->call_fd1 = fd + 1;
+		return;
+	}
+	if (dir == SL_DIR_INGRESS) {
+		t->last_read_fd1 = fd + 1;
+		return;
+	}
+	if (t->pending_write) {
+		bind_pending(pid_tgid, t->pending_write, fd, st);
+		t->pending_write = 0;
+	}
+}
+
 /* ---- data path ---- */
 
 /* The syscall's arguments, read back at exit from the user registers saved
@@ -314,6 +321,16 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 			count(SL_CNT_CONNS_UNCLASSIFIED, 1);
 			return;
 		}
+		if (proto == SL_PROTO_TLS || proto == SL_PROTO_HTTP2) {
+			count(proto == SL_PROTO_TLS ? SL_CNT_CONNS_TLS : SL_CNT_CONNS_HTTP2, 1);
+			/* Userspace accounts for what it will (or will not) see on it. */
+			emit_conn(SL_EVENT_CONN_PROTOCOL, pid_tgid, a.fd, st, NULL);
+		}
+	}
+	if (st->protocol == SL_PROTO_TLS) {
+		/* Ciphertext is never captured: its plaintext comes from the TLS probe. */
+		note_tls_io(pid_tgid, a.fd, dir, st);
+		return;
 	}
 	if (st->protocol != SL_PROTO_HTTP1)
 		return;

@@ -81,7 +81,15 @@ static __always_inline __u8 sniff(const struct io_args *a, long len)
 			return SL_PROTO_UNKNOWN;
 		__u32 w;
 		__builtin_memcpy(&w, b, 4);
-		return is_method(w) ? SL_PROTO_HTTP1 : SL_PROTO_OTHER;
+		if (is_method(w))
+			return SL_PROTO_HTTP1;
+		if (w == 0x20495250) /* "PRI ": the HTTP/2 connection preface */
+			return SL_PROTO_HTTP2;
+		/* A TLS record: content type 20-23 (change_cipher_spec, alert,
+		 * handshake, application_data), protocol version 3.x. */
+		if (b[0] >= 20 && b[0] <= 23 && b[1] == 3 && b[2] <= 4)
+			return SL_PROTO_TLS;
+		return SL_PROTO_OTHER;
 	}
 	/* A message dribbled out a byte or two at a time: judge by its first letter. */
 	if (bpf_probe_read_user(b, 1, (void *)p))

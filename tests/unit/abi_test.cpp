@@ -8,6 +8,7 @@
 
 #include "decode/event.h"
 #include "sightline/bpf/sockets.h"
+#include "sightline/bpf/tls.h"
 
 namespace {
 
@@ -134,6 +135,79 @@ TEST(Decode, ProcessInfo) {
   e.env_cap = e.env_len + 1;  // claims more than the block holds
   std::memcpy(raw.data(), &e, sizeof(e));
   EXPECT_TRUE(std::holds_alternative<sightline::decode::DecodeError>(sightline::decode::Decode(raw)));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Abi, TlsEventLayout) {
+  EXPECT_EQ(sizeof(sl_tls_data_event), 64u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, conn_id), 24u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, tls_id), 32u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, seq), 40u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, orig_len), 48u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, cap_len), 52u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, fd), 56u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, direction), 60u);
+  EXPECT_EQ(offsetof(sl_tls_data_event, library), 61u);
+  EXPECT_EQ(sizeof(sl_tls_bind_event), 48u);
+  EXPECT_EQ(offsetof(sl_tls_bind_event, conn_id), 24u);
+  EXPECT_EQ(offsetof(sl_tls_bind_event, tls_id), 32u);
+  EXPECT_EQ(offsetof(sl_tls_bind_event, fd), 40u);
+  EXPECT_EQ(SL_MAX_TLS_CAPTURE % SL_MAX_CAPTURE, 0) << "a call's pieces are whole events";
+}
+
+std::vector<std::byte> TlsEvent(uint32_t orig, uint32_t cap, std::string_view payload,
+                                uint8_t library = SL_TLS_OPENSSL) {
+  std::vector<std::byte> raw(sizeof(sl_tls_data_event) + payload.size());
+  sl_tls_data_event e{};
+  e.hdr.type = SL_EVENT_TLS_DATA;
+  e.hdr.size = raw.size();
+  e.hdr.pid = 42;
+  e.conn_id = 0;
+  e.tls_id = 0x7f0012345678;
+  e.seq = 30;
+  e.orig_len = orig;
+  e.cap_len = cap;
+  e.fd = 0xffffffff;
+  e.direction = SL_DIR_INGRESS;
+  e.library = library;
+  std::memcpy(raw.data(), &e, sizeof(e));
+  std::memcpy(raw.data() + sizeof(e), payload.data(), payload.size());
+  return raw;
+}
+
+TEST(Decode, TlsData) {
+  auto raw = TlsEvent(100, 5, "HTTP/");
+  auto ev = sightline::decode::Decode(raw);
+  auto* d = std::get_if<sightline::decode::TlsData>(&ev);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->pid, 42u);
+  EXPECT_EQ(d->conn_id, 0u);
+  EXPECT_EQ(d->tls_id, 0x7f0012345678u);
+  EXPECT_EQ(d->seq, 30u);
+  EXPECT_EQ(d->orig_len, 100u);
+  EXPECT_FALSE(d->fd.has_value());
+  EXPECT_EQ(d->payload, "HTTP/");
+  EXPECT_EQ(d->library, sightline::decode::TlsLibrary::kOpenSsl);
+}
+
+TEST(Decode, RejectsMalformedTls) {
+  using sightline::decode::DecodeError;
+  auto capped = TlsEvent(4, 5, "hello");
+  EXPECT_EQ(std::get<DecodeError>(sightline::decode::Decode(capped)), DecodeError::kBadLength);
+  auto overrun = TlsEvent(50, 50, "hello");
+  EXPECT_EQ(std::get<DecodeError>(sightline::decode::Decode(overrun)), DecodeError::kBadLength);
+  auto library = TlsEvent(5, 5, "hello", 9);
+  EXPECT_EQ(std::get<DecodeError>(sightline::decode::Decode(library)), DecodeError::kBadLength);
+  auto short_bind = TlsEvent(5, 5, "hello");
+  uint32_t bind = SL_EVENT_TLS_BIND;
+  std::memcpy(short_bind.data() + offsetof(sl_event_header, type), &bind, 4);
+  short_bind.resize(40);
+  uint32_t size = 40;
+  std::memcpy(short_bind.data() + offsetof(sl_event_header, size), &size, 4);
+  EXPECT_EQ(std::get<DecodeError>(sightline::decode::Decode(short_bind)), DecodeError::kTooShort);
 }
 
 }  // namespace

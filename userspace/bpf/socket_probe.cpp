@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "bpf/libbpf_setup.h"
 #include "sockets.skel.h"
 
 namespace sightline::bpf {
@@ -116,27 +117,17 @@ int SocketProbe::Poll(int timeout_ms) {
 
 std::array<uint64_t, SL_CNT_MAX> SocketProbe::ReadCounters() const {
   std::array<uint64_t, SL_CNT_MAX> out{};
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<uint64_t> values(cpus > 0 ? cpus : 1);
-  for (uint32_t i = 0; i < SL_CNT_MAX; i++) {
-    if (bpf_map__lookup_elem(skel_->maps.sl_counters, &i, sizeof(i), values.data(),
-                             values.size() * sizeof(uint64_t), 0) == 0) {
-      for (uint64_t v : values) out[i] += v;
-    }
-  }
+  auto sums = SumPerCpuCounters(skel_->maps.sl_counters, SL_CNT_MAX);
+  std::copy(sums.begin(), sums.end(), out.begin());
   return out;
 }
 
 std::vector<ProgramStats> SocketProbe::ReadProgramStats() const {
-  std::vector<ProgramStats> out;
-  bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
-    bpf_prog_info info = {};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) continue;
-    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns, info.recursion_misses});
-  }
-  return out;
+  return bpf::ReadProgramStats(skel_->obj);
+}
+
+SharedMaps SocketProbe::shared_maps() const {
+  return {skel_->maps.events, skel_->maps.fds, skel_->maps.tls_threads, skel_->maps.tls_sessions};
 }
 
 void SocketProbe::IgnoreTgid(uint32_t tgid) {

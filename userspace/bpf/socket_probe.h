@@ -11,11 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "bpf/libbpf_setup.h"
 #include "sightline/bpf/sockets.h"
 
 struct sockets_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct bpf_map;
 
 namespace sightline::bpf {
 
@@ -29,11 +31,12 @@ struct SocketProbeConfig {
   std::vector<uint16_t> exclude_ports;
 };
 
-struct ProgramStats {
-  std::string name;
-  uint64_t run_count = 0;
-  uint64_t run_time_ns = 0;
-  uint64_t recursion_misses = 0;  // runs the kernel skipped: events never seen
+// Maps the socket probe creates and the TLS probe is loaded with.
+struct SharedMaps {
+  bpf_map* events;
+  bpf_map* fds;
+  bpf_map* tls_threads;
+  bpf_map* tls_sessions;
 };
 
 using EventHandler = std::function<void(std::span<const std::byte>)>;
@@ -61,6 +64,7 @@ class SocketProbe {
   void UnignoreTgid(uint32_t tgid);
 
   size_t program_count() const;
+  SharedMaps shared_maps() const;
 
  private:
   void Configure(const SocketProbeConfig& config);

@@ -1,10 +1,12 @@
 #include "config/options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <regex>
 
 #include "metrics/endpoint.h"
 #include "metrics/route.h"
+#include "sightline/bpf/tls.h"
 
 namespace sightline::config {
 namespace {
@@ -32,6 +34,12 @@ std::optional<std::string> Validate(const Options& o) {
   if (o.capture_size == 0 || o.capture_size > 16384) {
     return "--capture-size: must be between 1 and 16384 bytes, got " + std::to_string(o.capture_size);
   }
+  if (o.tls_capture_size == 0 || o.tls_capture_size > SL_MAX_TLS_CAPTURE) {
+    return "--tls-capture-size: must be between 1 and " + std::to_string(SL_MAX_TLS_CAPTURE) +
+           " bytes, got " + std::to_string(o.tls_capture_size);
+  }
+  auto has = [&](const char* p) { return std::find(o.probes.begin(), o.probes.end(), p) != o.probes.end(); };
+  if (!has("sockets")) return "--probes: sockets is required (tls rides on its connections)";
   if (!IsPowerOfTwo(o.ring_buffer_size) || o.ring_buffer_size < (64u << 10) ||
       o.ring_buffer_size > (1u << 30)) {
     return "--ring-buffer-size: must be a power of two between 65536 and 1073741824, got " +
@@ -82,9 +90,9 @@ ParseResult Parse(int argc, const char* const* argv) {
   app.add_option("--log-format", o.log_format, "text, json, or auto (text on a terminal)")
       ->envname("SIGHTLINE_LOG_FORMAT")->capture_default_str()
       ->check(CLI::IsMember({"auto", "text", "json"}));
-  app.add_option("--probes", o.probes, "Probes to load (sockets)")
+  app.add_option("--probes", o.probes, "Probes to load (sockets, tls; tls needs sockets)")
       ->envname("SIGHTLINE_PROBES")->delimiter(',')->capture_default_str()
-      ->check(CLI::IsMember({"sockets"}));
+      ->check(CLI::IsMember({"sockets", "tls"}));
 
   app.add_option("--ports", o.ports, "Observe only connections with one of these ports (either end)")
       ->envname("SIGHTLINE_PORTS")->delimiter(',');
@@ -97,6 +105,9 @@ ParseResult Parse(int argc, const char* const* argv) {
 
   app.add_option("--capture-size", o.capture_size, "Payload bytes captured per syscall (max 16384)")
       ->envname("SIGHTLINE_CAPTURE_SIZE")->capture_default_str();
+  app.add_option("--tls-capture-size", o.tls_capture_size, "TLS plaintext bytes captured per "
+                 "read or write call (max 262144)")
+      ->envname("SIGHTLINE_TLS_CAPTURE_SIZE")->capture_default_str();
   app.add_option("--ring-buffer-size", o.ring_buffer_size, "Kernel ring buffer bytes (power of two)")
       ->envname("SIGHTLINE_RING_BUFFER_SIZE")->capture_default_str();
   app.add_option("--max-tracked-fds", o.max_tracked_fds, "Kernel map entries for file descriptors")

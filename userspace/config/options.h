@@ -13,7 +13,7 @@ struct Options {
   std::string listen = "0.0.0.0:9464";
   std::string log_level = "info";
   std::string log_format = "auto";  // auto: text on a terminal, JSON otherwise
-  std::vector<std::string> probes = {"sockets"};
+  std::vector<std::string> probes = {"sockets", "tls"};
 
   // What to observe. Empty means everything.
   std::vector<uint16_t> ports;
@@ -23,6 +23,7 @@ struct Options {
 
   // Kernel side.
   uint32_t capture_size = 4096;
+  uint32_t tls_capture_size = 65536;
   uint32_t ring_buffer_size = 16u << 20;
   uint32_t max_tracked_fds = 131072;
 

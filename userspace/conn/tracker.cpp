@@ -7,9 +7,12 @@ namespace {
 
 http1::Side ToSide(decode::Role r) {
   switch (r) {
-    case decode::Role::kServer: return http1::Side::kServer;
-    case decode::Role::kClient: return http1::Side::kClient;
-    case decode::Role::kUnknown: break;
+    case decode::Role::kServer:
+      return http1::Side::kServer;
+    case decode::Role::kClient:
+      return http1::Side::kClient;
+    case decode::Role::kUnknown:
+      break;
   }
   return http1::Side::kUnknown;
 }
@@ -45,6 +48,9 @@ struct ConnectionTracker::Connection : http1::Sink {
   StreamOrderer streams[2];
   StreamOrderer::Output out[2];
   TransactionSink& sink;
+  bool tls = false;        // its ciphertext is TLS
+  bool plaintext = false;  // plaintext came from the TLS probe
+  bool http2 = false;      // speaks HTTP/2: not parsed
   uint64_t last_ns = 0;
   std::list<uint64_t>::iterator lru_pos;
 };
@@ -94,24 +100,97 @@ void ConnectionTracker::OnOpen(const decode::ConnOpen& e) {
   Create(std::move(info), e.timestamp_ns);
 }
 
+ConnectionTracker::Connection& ConnectionTracker::Find(uint64_t conn_id, uint32_t pid, uint32_t fd,
+                                                       decode::Role role, uint64_t ts_ns) {
+  if (auto it = conns_.find(conn_id); it != conns_.end()) return *it->second;
+  ConnectionInfo info;
+  info.conn_id = conn_id;
+  info.pid = pid;
+  info.fd = fd;
+  info.role = role;
+  info.implicit = true;
+  stats_.implicit_opens++;
+  return Create(std::move(info), ts_ns);
+}
+
 void ConnectionTracker::OnData(const decode::Data& e) {
-  Connection* c;
-  if (auto it = conns_.find(e.conn_id); it != conns_.end()) {
-    c = it->second.get();
-  } else {
-    ConnectionInfo info;
-    info.conn_id = e.conn_id;
-    info.pid = e.pid;
-    info.fd = e.fd;
-    info.role = e.role;
-    info.implicit = true;
-    stats_.implicit_opens++;
-    c = &Create(std::move(info), e.timestamp_ns);
-  }
+  Connection* c = &Find(e.conn_id, e.pid, e.fd, e.role, e.timestamp_ns);
   Touch(*c, e.timestamp_ns);
   if (c->session.opaque()) return;
   int d = static_cast<int>(e.direction);
   c->streams[d].Push(e.seq, e.orig_len, e.payload, e.timestamp_ns, c->out[d], stats_.stream);
+}
+
+void ConnectionTracker::OnProtocol(const decode::ConnProtocol& e) {
+  Connection& c = Find(e.conn_id, e.pid, e.fd, e.role, e.timestamp_ns);
+  Touch(c, e.timestamp_ns);
+  if (e.protocol == SL_PROTO_TLS) c.tls = true;
+  if (e.protocol == SL_PROTO_HTTP2) c.http2 = true;
+}
+
+void ConnectionTracker::FeedPlaintext(Connection& c, decode::Direction dir, uint64_t seq,
+                                      uint32_t orig_len, std::string_view bytes, uint64_t ts_ns) {
+  Touch(c, ts_ns);
+  if (!c.plaintext) {
+    // Plaintext offsets count from the session's first observed call.
+    c.tls = c.plaintext = true;
+    for (auto& s : c.streams) {
+      if (!s.started()) s.Start(0);
+    }
+  }
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n";
+  if (seq == 0 && !c.http2 && bytes.starts_with(kPreface)) {
+    c.http2 = true;
+    stats_.http2_tls++;
+  }
+  if (c.http2 || c.session.opaque()) return;
+  int d = static_cast<int>(dir);
+  c.streams[d].Push(seq, orig_len, bytes, ts_ns, c.out[d], stats_.stream);
+}
+
+void ConnectionTracker::OnTlsData(const decode::TlsData& e) {
+  TlsKey key{e.pid, e.tls_id};
+  if (e.conn_id == 0) {
+    auto [it, fresh] = unbound_.try_emplace(key);
+    Unbound& u = it->second;
+    if (fresh) u.first_ns = e.timestamp_ns;
+    if (unbound_bytes_ + e.payload.size() > limits_.max_unbound_bytes) {
+      stats_.tls_unbound_events++;
+      stats_.tls_unbound_bytes += e.orig_len;
+      if (u.pieces.empty()) unbound_.erase(it);
+      return;
+    }
+    u.pieces.push_back({e.direction, e.seq, e.orig_len, std::string(e.payload), e.timestamp_ns});
+    u.bytes += e.payload.size();
+    unbound_bytes_ += e.payload.size();
+    return;
+  }
+  Connection& c = Find(e.conn_id, e.pid, e.fd.value_or(0), decode::Role::kUnknown, e.timestamp_ns);
+  ReleaseUnbound(key, c);
+  FeedPlaintext(c, e.direction, e.seq, e.orig_len, e.payload, e.timestamp_ns);
+}
+
+void ConnectionTracker::OnTlsBind(const decode::TlsBind& e) {
+  Connection& c = Find(e.conn_id, e.pid, e.fd, decode::Role::kUnknown, e.timestamp_ns);
+  ReleaseUnbound({e.pid, e.tls_id}, c);
+}
+
+void ConnectionTracker::ReleaseUnbound(const TlsKey& key, Connection& c) {
+  auto it = unbound_.find(key);
+  if (it == unbound_.end()) return;
+  Unbound u = std::move(it->second);
+  unbound_.erase(it);
+  unbound_bytes_ -= u.bytes;
+  for (const auto& p : u.pieces) FeedPlaintext(c, p.direction, p.seq, p.orig_len, p.bytes, p.ts_ns);
+}
+
+void ConnectionTracker::DropUnbound(std::map<TlsKey, Unbound>::iterator it) {
+  for (const auto& p : it->second.pieces) {
+    stats_.tls_unbound_events++;
+    stats_.tls_unbound_bytes += p.orig_len;
+  }
+  unbound_bytes_ -= it->second.bytes;
+  unbound_.erase(it);
 }
 
 void ConnectionTracker::OnClose(const decode::ConnClose& e) {
@@ -132,6 +211,10 @@ void ConnectionTracker::OnProcessExit(const decode::ProcessExit& e) {
     stats_.closed_by_exit++;
     Finish(id, e.timestamp_ns);
   }
+  for (auto it = unbound_.lower_bound({e.pid, 0});
+       it != unbound_.end() && it->first.first == e.pid;) {
+    DropUnbound(it++);
+  }
 }
 
 void ConnectionTracker::Finish(uint64_t conn_id, uint64_t ts_ns) {
@@ -146,6 +229,7 @@ void ConnectionTracker::Finish(uint64_t conn_id, uint64_t ts_ns) {
   }
   for (int d = 0; d < 2; d++) c->streams[d].Flush(ts_ns, true, c->out[d], stats_.stream);
   c->session.OnClose(ts_ns, *c);
+  if (c->tls) (c->plaintext ? stats_.tls_plaintext : stats_.tls_opaque)++;
 }
 
 void ConnectionTracker::Sweep(uint64_t now_ns) {
@@ -159,6 +243,13 @@ void ConnectionTracker::Sweep(uint64_t now_ns) {
   for (auto& [id, c] : conns_) {
     for (int d = 0; d < 2; d++) c->streams[d].Flush(now_ns, false, c->out[d], stats_.stream);
   }
+  for (auto it = unbound_.begin(); it != unbound_.end();) {
+    if (it->second.first_ns + limits_.unbound_timeout_ns <= now_ns) {
+      DropUnbound(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ConnectionTracker::CloseAll(uint64_t now_ns) {
@@ -166,7 +257,7 @@ void ConnectionTracker::CloseAll(uint64_t now_ns) {
 }
 
 size_t ConnectionTracker::buffered_bytes() const {
-  size_t n = 0;
+  size_t n = unbound_bytes_;
   for (const auto& [id, c] : conns_) {
     n += c->session.buffered_bytes() + c->streams[0].held_bytes() + c->streams[1].held_bytes();
   }

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "conn/stream.h"
 #include "decode/event.h"
@@ -39,17 +41,25 @@ struct TrackerLimits {
   uint64_t idle_timeout_ns = 300'000'000'000ull;
   StreamLimits stream;
   http1::Limits http;
+  // Plaintext held while its connection is not yet known.
+  size_t max_unbound_bytes = 4u << 20;
+  uint64_t unbound_timeout_ns = 2'000'000'000ull;
 };
 
 struct TrackerStats {
   uint64_t opened = 0;
   uint64_t closed = 0;
-  uint64_t implicit_opens = 0;   // data for a connection whose open event was lost
+  uint64_t implicit_opens = 0;  // data for a connection whose open event was lost
   uint64_t shed_idle = 0;
   uint64_t shed_capacity = 0;
-  uint64_t shed_fd_reuse = 0;    // a new connection took the fd of one never closed
-  uint64_t unknown_close = 0;    // close for a connection never seen
-  uint64_t closed_by_exit = 0;   // closed because their process exited
+  uint64_t shed_fd_reuse = 0;   // a new connection took the fd of one never closed
+  uint64_t unknown_close = 0;   // close for a connection never seen
+  uint64_t closed_by_exit = 0;  // closed because their process exited
+  uint64_t tls_plaintext = 0;   // TLS connections gone whose plaintext was seen
+  uint64_t tls_opaque = 0;      // TLS connections gone without any plaintext seen
+  uint64_t http2_tls = 0;       // TLS connections whose plaintext opened with the HTTP/2 preface
+  uint64_t tls_unbound_events = 0;  // plaintext never tied to a connection: dropped
+  uint64_t tls_unbound_bytes = 0;
   StreamStats stream;
 };
 
@@ -60,6 +70,10 @@ class ConnectionTracker {
 
   void OnOpen(const decode::ConnOpen& e);
   void OnData(const decode::Data& e);
+  // TLS plaintext, parsed on the connection that carries its ciphertext.
+  void OnTlsData(const decode::TlsData& e);
+  void OnTlsBind(const decode::TlsBind& e);
+  void OnProtocol(const decode::ConnProtocol& e);
   void OnClose(const decode::ConnClose& e);
   // The process exited: its connections closed without close(2).
   void OnProcessExit(const decode::ProcessExit& e);
@@ -76,7 +90,27 @@ class ConnectionTracker {
   struct Connection;
   using ConnPtr = std::unique_ptr<Connection>;
 
+  struct UnboundPiece {
+    decode::Direction direction;
+    uint64_t seq;
+    uint32_t orig_len;
+    std::string bytes;
+    uint64_t ts_ns;
+  };
+  struct Unbound {
+    std::vector<UnboundPiece> pieces;
+    size_t bytes = 0;
+    uint64_t first_ns = 0;
+  };
+  using TlsKey = std::pair<uint32_t, uint64_t>;  // (pid, tls_id)
+
   Connection& Create(ConnectionInfo info, uint64_t ts_ns);
+  // The connection with this id, created (as found mid-life) when unknown.
+  Connection& Find(uint64_t conn_id, uint32_t pid, uint32_t fd, decode::Role role, uint64_t ts_ns);
+  void FeedPlaintext(Connection& c, decode::Direction d, uint64_t seq, uint32_t orig_len,
+                     std::string_view bytes, uint64_t ts_ns);
+  void ReleaseUnbound(const TlsKey& key, Connection& c);
+  void DropUnbound(std::map<TlsKey, Unbound>::iterator it);
   void Touch(Connection& c, uint64_t ts_ns);
   void Finish(uint64_t conn_id, uint64_t ts_ns);
   static uint64_t FdKey(uint32_t pid, uint32_t fd) { return (uint64_t(pid) << 32) | fd; }
@@ -84,9 +118,11 @@ class ConnectionTracker {
   TrackerLimits limits_;
   TransactionSink& sink_;
   TrackerStats stats_;
-  std::unordered_map<uint64_t, ConnPtr> conns_;     // by conn_id
-  std::map<uint64_t, uint64_t> by_fd_;              // (pid, fd) -> conn_id, ordered by pid
-  std::list<uint64_t> lru_;                         // least recently active first
+  std::unordered_map<uint64_t, ConnPtr> conns_;  // by conn_id
+  std::map<uint64_t, uint64_t> by_fd_;           // (pid, fd) -> conn_id, ordered by pid
+  std::list<uint64_t> lru_;                      // least recently active first
+  std::map<TlsKey, Unbound> unbound_;
+  size_t unbound_bytes_ = 0;
 };
 
 }  // namespace sightline::conn

@@ -4,16 +4,18 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <unordered_set>
 
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
+#include "bpf/tls_probe.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
 #include "metrics/endpoint.h"
@@ -22,6 +24,7 @@
 #include "metrics/route.h"
 #include "metrics/self_metrics.h"
 #include "process/process_table.h"
+#include "tls/tls_manager.h"
 #include "version.h"
 
 namespace sightline::daemon {
@@ -57,6 +60,7 @@ class Pipeline {
         tracker_(TrackerLimitsFrom(o), http) {}
 
   void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
+  void set_tls(tls::Manager* tls) { tls_ = tls; }
 
   void Handle(std::span<const std::byte> raw) {
     decode::Event ev = decode::Decode(raw);
@@ -73,8 +77,19 @@ class Pipeline {
     } else if (auto* close = std::get_if<decode::ConnClose>(&ev)) {
       if (!ignored_.empty() && ignored_.count(close->pid)) return;
       tracker_.OnClose(*close);
+    } else if (auto* tls = std::get_if<decode::TlsData>(&ev)) {
+      if (!ignored_.empty() && ignored_.count(tls->pid)) return;
+      tracker_.OnTlsData(*tls);
+    } else if (auto* bind = std::get_if<decode::TlsBind>(&ev)) {
+      tracker_.OnTlsBind(*bind);
+    } else if (auto* proto = std::get_if<decode::ConnProtocol>(&ev)) {
+      if (!ignored_.empty() && ignored_.count(proto->pid)) return;
+      tracker_.OnProtocol(*proto);
     } else if (auto* exit = std::get_if<decode::ProcessExit>(&ev)) {
       tracker_.OnProcessExit(*exit);
+      if (tls_) tls_->OnExit(exit->pid);
+    } else if (auto* exec = std::get_if<decode::ProcessExec>(&ev)) {
+      if (tls_) tls_->OnExec(exec->pid, MonotonicNs());
     } else if (auto* info = std::get_if<decode::ProcessInfo>(&ev)) {
       processes_.Remember(info->pid, info->exe_name, info->environ, MonotonicNs());
     }
@@ -107,6 +122,7 @@ class Pipeline {
   bool filter_exe_;
   conn::ConnectionTracker tracker_;
   bpf::SocketProbe* probe_ = nullptr;
+  tls::Manager* tls_ = nullptr;
   std::unordered_set<uint32_t> ignored_;
 };
 
@@ -160,8 +176,40 @@ int RunDaemon(const config::Options& o) {
   }
   pipeline.set_probe(probe.get());
   self.SetProbeStatus("sockets", true);
-  healthy.store(true);
   spdlog::info("socket probe attached: {} programs", probe->program_count());
+
+  // TLS rides on the socket probe's connections; without it, plain traffic
+  // is still observed.
+  std::unique_ptr<bpf::TlsProbe> tls_probe;
+  std::unique_ptr<tls::Manager> tls_manager;
+  if (std::find(o.probes.begin(), o.probes.end(), "tls") != o.probes.end()) {
+    try {
+      bpf::TlsProbeConfig cfg;
+      cfg.self_tgid = getpid();
+      cfg.capture_size = o.tls_capture_size;
+      cfg.ring_buffer_size = o.ring_buffer_size;
+      tls_probe = std::make_unique<bpf::TlsProbe>(cfg, *probe);
+      tls::ManagerOptions mo;
+      mo.self_pid = getpid();
+      auto* p = tls_probe.get();
+      tls_manager = std::make_unique<tls::Manager>(
+          mo,
+          [p](const std::string& path, const std::vector<bpf::UprobeSpec>& specs,
+              std::string* err) { return p->Attach(path, specs, err); },
+          [p](uint64_t h) { p->Detach(h); });
+      tls_manager->Start(MonotonicNs());
+      pipeline.set_tls(tls_manager.get());
+      self.SetProbeStatus("tls", true);
+      self.UpdateTlsVisibility(tls_manager->Summary());
+      spdlog::info("TLS probe loaded: {} binaries attached", tls_probe->attached_files());
+    } catch (const std::exception& e) {
+      spdlog::error("{}: TLS traffic will not be seen", e.what());
+      tls_manager.reset();
+      tls_probe.reset();
+      self.SetProbeStatus("tls", false);
+    }
+  }
+  healthy.store(true);
 
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
@@ -176,9 +224,14 @@ int RunDaemon(const config::Options& o) {
       break;
     }
     uint64_t now = MonotonicNs();
+    if (tls_manager) tls_manager->Tick(now);
     if (now - last_sweep >= 1'000'000'000ull) {
       pipeline.Sweep(now);
       self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
+      if (tls_probe) {
+        self.UpdateTlsKernel(tls_probe->ReadCounters(), tls_probe->ReadProgramStats());
+        self.UpdateTlsVisibility(tls_manager->Summary());
+      }
       last_sweep = now;
     }
   }
@@ -187,6 +240,8 @@ int RunDaemon(const config::Options& o) {
   healthy.store(false);
   probe->Poll(0);
   pipeline.Shutdown(MonotonicNs());
+  tls_manager.reset();
+  tls_probe.reset();
   probe.reset();
   spdlog::info("stopped");
   return 0;

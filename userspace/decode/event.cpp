@@ -42,12 +42,17 @@ Event Decode(std::span<const std::byte> raw) {
   if (hdr.size > raw.size()) return DecodeError::kSizeMismatch;
   switch (hdr.type) {
     case SL_EVENT_CONN_OPEN:
-    case SL_EVENT_CONN_CLOSE: {
+    case SL_EVENT_CONN_CLOSE:
+    case SL_EVENT_CONN_PROTOCOL: {
       if (raw.size() < sizeof(sl_conn_event)) return DecodeError::kTooShort;
       const auto e = CopyOut<sl_conn_event>(raw);
+      if (hdr.type == SL_EVENT_CONN_PROTOCOL) {
+        Role role = e.role <= SL_ROLE_CLIENT ? static_cast<Role>(e.role) : Role::kUnknown;
+        return ConnProtocol{hdr.timestamp_ns, hdr.pid, e.fd, e.conn_id, role, e.protocol};
+      }
       if (hdr.type == SL_EVENT_CONN_CLOSE) {
-        return ConnClose{hdr.timestamp_ns, hdr.pid,        e.fd,
-                         e.conn_id,        e.bytes_ingress, e.bytes_egress};
+        return ConnClose{hdr.timestamp_ns, hdr.pid,        e.fd,      e.conn_id,
+                         e.bytes_ingress,  e.bytes_egress, e.protocol};
       }
       ConnOpen open;
       open.timestamp_ns = hdr.timestamp_ns;
@@ -79,8 +84,8 @@ Event Decode(std::span<const std::byte> raw) {
       d.role = e.role <= SL_ROLE_CLIENT ? static_cast<Role>(e.role) : Role::kUnknown;
       d.syscall = e.syscall;
       d.protocol = e.protocol;
-      d.payload = std::string_view(reinterpret_cast<const char*>(raw.data()) + sizeof(sl_data_event),
-                                   e.cap_len);
+      d.payload = std::string_view(
+          reinterpret_cast<const char*>(raw.data()) + sizeof(sl_data_event), e.cap_len);
       return d;
     }
     case SL_EVENT_PROCESS_INFO: {
@@ -100,6 +105,36 @@ Event Decode(std::span<const std::byte> raw) {
     }
     case SL_EVENT_PROCESS_EXIT:
       return ProcessExit{hdr.timestamp_ns, hdr.pid};
+    case SL_EVENT_TLS_DATA: {
+      if (raw.size() < sizeof(sl_tls_data_event)) return DecodeError::kTooShort;
+      const auto e = CopyOut<sl_tls_data_event>(raw);
+      if (e.cap_len > e.orig_len || e.cap_len > SL_MAX_CAPTURE ||
+          sizeof(sl_tls_data_event) + e.cap_len > raw.size() ||
+          (e.library != SL_TLS_OPENSSL && e.library != SL_TLS_GO)) {
+        return DecodeError::kBadLength;
+      }
+      TlsData d;
+      d.timestamp_ns = hdr.timestamp_ns;
+      d.pid = hdr.pid;
+      d.tid = hdr.tid;
+      d.conn_id = e.conn_id;
+      d.tls_id = e.tls_id;
+      d.seq = e.seq;
+      d.orig_len = e.orig_len;
+      if (e.fd != 0xffffffffu) d.fd = e.fd;
+      d.direction = e.direction == SL_DIR_EGRESS ? Direction::kEgress : Direction::kIngress;
+      d.library = static_cast<TlsLibrary>(e.library);
+      d.payload = std::string_view(
+          reinterpret_cast<const char*>(raw.data()) + sizeof(sl_tls_data_event), e.cap_len);
+      return d;
+    }
+    case SL_EVENT_TLS_BIND: {
+      if (raw.size() < sizeof(sl_tls_bind_event)) return DecodeError::kTooShort;
+      const auto e = CopyOut<sl_tls_bind_event>(raw);
+      return TlsBind{hdr.timestamp_ns, hdr.pid, e.conn_id, e.tls_id, e.fd};
+    }
+    case SL_EVENT_PROCESS_EXEC:
+      return ProcessExec{hdr.timestamp_ns, hdr.pid};
     default:
       return DecodeError::kUnknownType;
   }
@@ -107,10 +142,14 @@ Event Decode(std::span<const std::byte> raw) {
 
 std::string_view DecodeErrorName(DecodeError e) {
   switch (e) {
-    case DecodeError::kTooShort: return "too_short";
-    case DecodeError::kUnknownType: return "unknown_type";
-    case DecodeError::kSizeMismatch: return "size_mismatch";
-    case DecodeError::kBadLength: return "bad_length";
+    case DecodeError::kTooShort:
+      return "too_short";
+    case DecodeError::kUnknownType:
+      return "unknown_type";
+    case DecodeError::kSizeMismatch:
+      return "size_mismatch";
+    case DecodeError::kBadLength:
+      return "bad_length";
   }
   return "unknown";
 }

@@ -25,14 +25,22 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
       tracked_(BuildGauge().Name("sightline_tracked_connections").Help("Connections currently followed in userspace").Register(r)),
       buffered_(BuildGauge().Name("sightline_buffered_bytes").Help("Bytes held by the connection tracker (reordering and parser buffers)").Register(r)),
       probe_runs_(BuildCounter().Name("sightline_probe_runs_total").Help("Kernel program runs (needs kernel.bpf_stats_enabled=1)").Register(r)),
-      probe_run_seconds_(BuildCounter().Name("sightline_probe_run_seconds_total").Help("Kernel time spent in probe programs (needs kernel.bpf_stats_enabled=1)").Register(r)) {
+      probe_run_seconds_(BuildCounter().Name("sightline_probe_run_seconds_total").Help("Kernel time spent in probe programs (needs kernel.bpf_stats_enabled=1)").Register(r)),
+      tls_processes_(BuildGauge().Name("sightline_tls_processes").Help("Live processes using a TLS library, by library and whether their plaintext is visible").Register(r)),
+      tls_binaries_(BuildGauge().Name("sightline_tls_binaries_attached").Help("Binary files (libraries, executables) with TLS probes attached").Register(r)),
+      tls_connections_(BuildCounter().Name("sightline_tls_connections_total").Help("TLS connections gone, by whether their plaintext was seen").Register(r)),
+      tls_attach_failures_(BuildCounter().Name("sightline_tls_attach_failures_total").Help("Binaries whose TLS probes could not be attached").Register(r)) {
   build_info_.Add({{"version", kVersion}, {"revision", kRevision}}).Set(1);
   event_counters_[0] = &events_.Add({{"type", "conn_open"}});
   event_counters_[1] = &events_.Add({{"type", "conn_close"}});
   event_counters_[2] = &events_.Add({{"type", "data"}});
   event_counters_[3] = &events_.Add({{"type", "process_exit"}});
   event_counters_[4] = &events_.Add({{"type", "process_info"}});
-  event_counters_[5] = &events_.Add({{"type", "malformed"}});
+  event_counters_[5] = &events_.Add({{"type", "tls_data"}});
+  event_counters_[6] = &events_.Add({{"type", "tls_bind"}});
+  event_counters_[7] = &events_.Add({{"type", "process_exec"}});
+  event_counters_[8] = &events_.Add({{"type", "conn_protocol"}});
+  event_counters_[9] = &events_.Add({{"type", "malformed"}});
   for (auto e : {decode::DecodeError::kTooShort, decode::DecodeError::kUnknownType,
                  decode::DecodeError::kSizeMismatch, decode::DecodeError::kBadLength}) {
     std::string name(decode::DecodeErrorName(e));
@@ -46,7 +54,7 @@ void SelfMetrics::SetProbeStatus(const std::string& probe, bool attached) {
 
 void SelfMetrics::CountEvent(const decode::Event& e) {
   if (auto* err = std::get_if<decode::DecodeError>(&e)) {
-    event_counters_[5]->Increment();
+    event_counters_.back()->Increment();
     decode_errors_[std::string(decode::DecodeErrorName(*err))]->Increment();
     return;
   }
@@ -71,12 +79,7 @@ void SelfMetrics::UpdateKernel(const std::string& probe, const std::array<uint64
   lost("user_memory_unreadable", c[SL_CNT_LOST_DATA_READ_FAILED]);
   lost("fd_map_full", c[SL_CNT_LOST_CONN_MAP_FULL]);
   lost("ringbuf_full_process_info", c[SL_CNT_LOST_PROCESS_INFO]);
-  uint64_t misses = 0;
-  for (const auto& p : programs) {
-    misses += p.recursion_misses;
-    Mirrored(probe_runs_, {{"probe", probe}, {"program", p.name}}, p.run_count);
-    Mirrored(probe_run_seconds_, {{"probe", probe}, {"program", p.name}}, p.run_time_ns, 1e-9);
-  }
+  uint64_t misses = MirrorPrograms(probe, programs);
   lost("program_not_run", misses);
 
   Mirrored(truncated_events_, {{"probe", probe}}, c[SL_CNT_TRUNCATED_EVENTS]);
@@ -85,6 +88,60 @@ void SelfMetrics::UpdateKernel(const std::string& probe, const std::array<uint64
   Mirrored(truncated_bytes_, {{"probe", probe}, {"reason", "sendfile"}}, c[SL_CNT_UNCAPTURED_BYTES_SENDFILE]);
   Mirrored(connections_, {{"event", "unclassified"}}, c[SL_CNT_CONNS_UNCLASSIFIED]);
   Mirrored(connections_, {{"event", "filtered"}}, c[SL_CNT_CONNS_FILTERED]);
+  Mirrored(connections_, {{"event", "tls"}}, c[SL_CNT_CONNS_TLS]);
+  lost("ringbuf_full_tls_bind", c[SL_CNT_LOST_TLS_BIND]);
+  http2_kernel_ = c[SL_CNT_CONNS_HTTP2];
+  Mirrored(connections_, {{"event", "http2"}}, http2_kernel_ + http2_tls_);
+}
+
+uint64_t SelfMetrics::MirrorPrograms(const std::string& probe,
+                                     const std::vector<bpf::ProgramStats>& programs) {
+  uint64_t misses = 0;
+  for (const auto& p : programs) {
+    misses += p.recursion_misses;
+    Mirrored(probe_runs_, {{"probe", probe}, {"program", p.name}}, p.run_count);
+    Mirrored(probe_run_seconds_, {{"probe", probe}, {"program", p.name}}, p.run_time_ns, 1e-9);
+  }
+  return misses;
+}
+
+void SelfMetrics::UpdateTlsKernel(const std::array<uint64_t, SL_TLS_CNT_MAX>& c,
+                                  const std::vector<bpf::ProgramStats>& programs) {
+  const std::string probe = "tls";
+  auto lost = [&](const char* reason, uint64_t v) {
+    Mirrored(lost_, {{"probe", probe}, {"reason", reason}}, v);
+  };
+  lost("ringbuf_full_data", c[SL_TLS_CNT_LOST_RINGBUF_FULL]);
+  lost("user_memory_unreadable", c[SL_TLS_CNT_LOST_READ_FAILED]);
+  lost("state_map_full", c[SL_TLS_CNT_LOST_STATE_FULL]);
+  lost("ringbuf_full_control", c[SL_TLS_CNT_LOST_CONTROL]);
+  lost("program_not_run", MirrorPrograms(probe, programs));
+  Mirrored(truncated_events_, {{"probe", probe}}, c[SL_TLS_CNT_TRUNCATED_EVENTS]);
+  Mirrored(truncated_bytes_, {{"probe", probe}, {"reason", "capture_size"}},
+           c[SL_TLS_CNT_TRUNCATED_BYTES]);
+}
+
+void SelfMetrics::SetGauges(prometheus::Family<prometheus::Gauge>& family,
+                            const std::map<prometheus::Labels, double>& values) {
+  auto& known = gauge_labels_[&family];
+  for (const auto& labels : known) {
+    if (!values.count(labels)) family.Add(labels).Set(0);
+  }
+  for (const auto& [labels, v] : values) {
+    family.Add(labels).Set(v);
+    known.insert(labels);
+  }
+}
+
+void SelfMetrics::UpdateTlsVisibility(const tls::ManagerSummary& s) {
+  std::map<prometheus::Labels, double> processes, binaries;
+  for (const auto& [key, n] : s.processes) {
+    processes[{{"library", key.first}, {"visibility", key.second}}] = n;
+  }
+  for (const auto& [library, n] : s.binaries_attached) binaries[{{"library", library}}] = n;
+  SetGauges(tls_processes_, processes);
+  SetGauges(tls_binaries_, binaries);
+  Mirrored(tls_attach_failures_, {}, s.attach_failures);
 }
 
 void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered) {
@@ -99,6 +156,12 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   Mirrored(stream_, {{"event", "reordered"}}, s.stream.reordered);
   Mirrored(stream_, {{"event", "stale"}}, s.stream.stale);
   Mirrored(truncated_bytes_, {{"probe", "sockets"}, {"reason", "stream_gap"}}, s.stream.lost_bytes);
+  Mirrored(tls_connections_, {{"visibility", "plaintext"}}, s.tls_plaintext);
+  Mirrored(tls_connections_, {{"visibility", "opaque"}}, s.tls_opaque);
+  Mirrored(lost_, {{"probe", "tls"}, {"reason", "no_connection"}}, s.tls_unbound_events);
+  Mirrored(truncated_bytes_, {{"probe", "tls"}, {"reason", "no_connection"}}, s.tls_unbound_bytes);
+  http2_tls_ = s.http2_tls;
+  Mirrored(connections_, {{"event", "http2"}}, http2_kernel_ + http2_tls_);
   tracked_.Add({}).Set(double(tracked));
   buffered_.Add({}).Set(double(buffered));
 }

@@ -9,12 +9,15 @@
 
 #include <array>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "bpf/socket_probe.h"
+#include "bpf/tls_probe.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
+#include "tls/tls_manager.h"
 
 namespace sightline::metrics {
 
@@ -30,6 +33,9 @@ class SelfMetrics {
   // Periodic: copies cumulative sources into counters (by delta) and gauges.
   void UpdateKernel(const std::string& probe, const std::array<uint64_t, SL_CNT_MAX>& counters,
                     const std::vector<bpf::ProgramStats>& programs);
+  void UpdateTlsKernel(const std::array<uint64_t, SL_TLS_CNT_MAX>& counters,
+                       const std::vector<bpf::ProgramStats>& programs);
+  void UpdateTlsVisibility(const tls::ManagerSummary& summary);
   void UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered_bytes);
 
  private:
@@ -49,6 +55,11 @@ class SelfMetrics {
   };
   void Mirrored(prometheus::Family<prometheus::Counter>& family, const prometheus::Labels& labels,
                 uint64_t cumulative, double scale = 1.0);
+  // Run counts and times per program; returns the runs the kernel skipped.
+  uint64_t MirrorPrograms(const std::string& probe, const std::vector<bpf::ProgramStats>& programs);
+  // Sets the gauges in `values`; label sets that disappeared go to zero.
+  void SetGauges(prometheus::Family<prometheus::Gauge>& family,
+                 const std::map<prometheus::Labels, double>& values);
 
   prometheus::Family<prometheus::Gauge>& build_info_;
   prometheus::Family<prometheus::Gauge>& probe_status_;
@@ -63,10 +74,17 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>& buffered_;
   prometheus::Family<prometheus::Counter>& probe_runs_;
   prometheus::Family<prometheus::Counter>& probe_run_seconds_;
+  prometheus::Family<prometheus::Gauge>& tls_processes_;
+  prometheus::Family<prometheus::Gauge>& tls_binaries_;
+  prometheus::Family<prometheus::Counter>& tls_connections_;
+  prometheus::Family<prometheus::Counter>& tls_attach_failures_;
+  uint64_t http2_kernel_ = 0;  // connections_total{event="http2"} sums two sources
+  uint64_t http2_tls_ = 0;
 
-  std::array<prometheus::Counter*, 6> event_counters_{};  // indexed like decode::Event
+  std::array<prometheus::Counter*, std::variant_size_v<decode::Event>> event_counters_{};  // indexed like decode::Event
   std::map<std::pair<void*, prometheus::Labels>, Mirror> mirrors_;
   std::map<std::string, prometheus::Counter*> decode_errors_;
+  std::map<void*, std::set<prometheus::Labels>> gauge_labels_;
 };
 
 }  // namespace sightline::metrics

@@ -25,6 +25,10 @@ enum sl_event_type {
 	SL_EVENT_DATA = 3,
 	SL_EVENT_PROCESS_EXIT = 4, /* header only: the whole thread group has exited */
 	SL_EVENT_PROCESS_INFO = 5, /* struct sl_process_event: once per process, at its first connection */
+	SL_EVENT_TLS_DATA = 6,     /* struct sl_tls_data_event */
+	SL_EVENT_TLS_BIND = 7,     /* struct sl_tls_bind_event */
+	SL_EVENT_PROCESS_EXEC = 8, /* header only: the process called execve */
+	SL_EVENT_CONN_PROTOCOL = 9, /* struct sl_conn_event: classified as TLS or HTTP/2 */
 };
 
 #endif

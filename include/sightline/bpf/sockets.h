@@ -26,6 +26,8 @@ enum sl_role {
 enum sl_protocol {
 	SL_PROTO_UNKNOWN = 0, /* no payload classified yet */
 	SL_PROTO_HTTP1 = 1,
+	SL_PROTO_TLS = 2,   /* TLS records: plaintext comes from the TLS probe */
+	SL_PROTO_HTTP2 = 3, /* cleartext HTTP/2 (prior knowledge): not parsed, not captured */
 	SL_PROTO_OTHER = 255, /* classified as something we do not parse: not captured */
 };
 
@@ -100,7 +102,10 @@ enum sl_counter {
 	SL_CNT_UNCAPTURED_BYTES_SENDFILE = 8, /* sendfile bytes: counted, never copied */
 	SL_CNT_CONNS_UNCLASSIFIED = 9,        /* connections whose first bytes were not a known protocol */
 	SL_CNT_CONNS_FILTERED = 10,           /* connections skipped by the port filters */
-	SL_CNT_MAX = 11,
+	SL_CNT_CONNS_TLS = 11,                /* connections whose first bytes were TLS records */
+	SL_CNT_CONNS_HTTP2 = 12,              /* connections that opened with the HTTP/2 preface */
+	SL_CNT_LOST_TLS_BIND = 13,            /* TLS bind events not emitted */
+	SL_CNT_MAX = 14,
 };
 
 #endif
