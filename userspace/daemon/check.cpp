@@ -11,6 +11,8 @@
 
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
+#include "bpf/tls_probe.h"
+#include "tls/tls_manager.h"
 
 namespace sightline::daemon {
 namespace {
@@ -42,6 +44,44 @@ struct Report {
 
 }  // namespace
 
+namespace {
+
+// Loads the TLS probe and attaches it to the system's libssl, as the daemon
+// would. Not required: without it, plain traffic is still observed.
+void CheckTlsProbe(Report& r, const config::Options& options, const bpf::SocketProbe& sockets,
+                   bool uprobes) {
+  if (!uprobes) {
+    r.Line("tls probe", false, "no uprobes: TLS traffic will not be seen", false);
+    return;
+  }
+  try {
+    bpf::TlsProbeConfig cfg;
+    cfg.self_tgid = getpid();
+    cfg.capture_size = options.tls_capture_size;
+    cfg.ring_buffer_size = options.ring_buffer_size;
+    bpf::TlsProbe probe(cfg, sockets);
+    tls::ManagerOptions mo;
+    mo.self_pid = getpid();
+    mo.recheck_after_exec_ns.clear();
+    tls::Manager manager(
+        mo,
+        [&probe](const std::string& path, const std::vector<bpf::UprobeSpec>& specs,
+                 std::string* err) { return probe.Attach(path, specs, err); },
+        [&probe](uint64_t h) { probe.Detach(h); });
+    manager.Start(0);
+    auto s = manager.Summary();
+    std::string detail = std::to_string(probe.attached_files()) + " binaries attached";
+    for (const auto& [key, n] : s.processes) {
+      detail += ", " + std::to_string(n) + " processes " + key.first + "/" + key.second;
+    }
+    r.Line("tls probe", s.attach_failures == 0, detail, false);
+  } catch (const std::exception& e) {
+    r.Line("tls probe", false, e.what(), false);
+  }
+}
+
+}  // namespace
+
 int RunCheck(const config::Options& options, std::FILE* out) {
   Report r{out};
   bpf::RouteLibbpfLogToSpdlog();
@@ -62,7 +102,7 @@ int RunCheck(const config::Options& options, std::FILE* out) {
       "syscalls/sys_exit_recvmsg",  "syscalls/sys_exit_write",      "syscalls/sys_exit_writev",
       "syscalls/sys_exit_sendto",   "syscalls/sys_exit_sendmsg",    "syscalls/sys_exit_sendfile64",
       "syscalls/sys_exit_accept",   "syscalls/sys_exit_accept4",    "syscalls/sys_exit_connect",
-      "syscalls/sys_enter_close",   "sched/sched_process_exit"};
+      "syscalls/sys_enter_close",   "sched/sched_process_exit",     "sched/sched_process_exec"};
   std::string missing;
   for (const auto& tp : tracepoints) {
     if (!Exists(TracefsRoot() + "/events/" + tp)) missing += " " + tp;
@@ -71,7 +111,8 @@ int RunCheck(const config::Options& options, std::FILE* out) {
          missing.empty() ? std::to_string(tracepoints.size()) + " needed, all present" : "missing:" + missing,
          true);
 
-  r.Line("uprobes", Exists("/sys/bus/event_source/devices/uprobe"), "TLS plaintext (later probes)", false);
+  bool uprobes = Exists("/sys/bus/event_source/devices/uprobe");
+  r.Line("uprobes", uprobes, "TLS plaintext (OpenSSL, Go crypto/tls)", false);
   bool kprobes = Exists("/sys/bus/event_source/devices/kprobe") && Exists(TracefsRoot() + "/kprobe_events");
   r.Line("kprobes", kprobes, "not required: every probe uses tracepoints or uprobes", false);
   bool ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
@@ -86,6 +127,7 @@ int RunCheck(const config::Options& options, std::FILE* out) {
       cfg.max_tracked_fds = options.max_tracked_fds;
       bpf::SocketProbe probe(cfg, [](std::span<const std::byte>) {});
       r.Line("socket probe", true, std::to_string(probe.program_count()) + " programs loaded and attached", true);
+      CheckTlsProbe(r, options, probe, uprobes);
     } catch (const std::exception& e) {
       r.Line("socket probe", false, e.what(), true);
     }
