@@ -27,6 +27,13 @@ std::vector<uint32_t> ListPids(const std::string& proc_root) {
   return pids;
 }
 
+// Size and change time (ns); a write or a new file on the inode changes them.
+std::pair<int64_t, int64_t> FileVersion(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return {-1, -1};
+  return {int64_t(st.st_size), int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
+}
+
 }  // namespace
 
 Manager::Manager(ManagerOptions options, AttachFn attach, DetachFn detach, InspectFn inspect)
@@ -67,7 +74,10 @@ std::vector<bpf::UprobeSpec> Manager::Specs(const BinaryInfo& info) {
 Manager::File& Manager::FileFor(const MappedFile& m) {
   auto [it, fresh] = files_.try_emplace(m.id);
   File& f = it->second;
-  if (!fresh) return f;
+  if (!fresh && f.info.library != TlsLibrary::kNone) return f;
+  const auto version = FileVersion(m.path);
+  if (!fresh && f.version == version) return f;
+  f.version = version;
   f.info = inspect_(m.path);
   f.name = m.name;
   if (f.info.library == TlsLibrary::kNone) return f;

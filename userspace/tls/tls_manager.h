@@ -74,6 +74,10 @@ class Manager {
     bool failed = false;  // attaching failed: not retried
     bool pinned = false;  // a system library: stays attached
     std::set<uint32_t> users;
+    // Size and change time when inspected. A file without TLS has no users and is
+    // never forgotten; when these differ its identity names new content (rewritten
+    // in place, or a new file reusing the inode) and it is inspected again.
+    std::pair<int64_t, int64_t> version{-1, -1};
   };
 
   void Inspect(uint32_t pid);
