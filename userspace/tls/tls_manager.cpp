@@ -6,17 +6,22 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <cstring>
 
 namespace sightline::tls {
 namespace {
 
+constexpr size_t kMaxRememberedFiles = 16384;
+
 bool IsLibssl(std::string_view name) { return name.starts_with("libssl.so"); }
 
-std::vector<uint32_t> ListPids(const std::string& proc_root) {
+// Every pid in proc_root; nullopt when it cannot be listed (out of fds, say),
+// which must not read as "every process exited".
+std::optional<std::vector<uint32_t>> ListPids(const std::string& proc_root) {
   std::vector<uint32_t> pids;
   DIR* dir = opendir(proc_root.c_str());
-  if (!dir) return pids;
+  if (!dir) return std::nullopt;
   while (dirent* e = readdir(dir)) {
     uint32_t pid = 0;
     const char* end = e->d_name + std::strlen(e->d_name);
@@ -121,8 +126,21 @@ void Manager::Start(uint64_t now_ns) {
 }
 
 void Manager::Rescan(uint64_t now_ns) {
+  next_rescan_ns_ = now_ns + options_.rescan_interval_ns;
+  auto pids = ListPids(options_.proc_root);
+  if (!pids) {
+    spdlog::warn("cannot list {}: TLS discovery keeps what it knows", options_.proc_root);
+    return;
+  }
+  // Binaries without TLS are remembered so each exec does not read them
+  // again; the memory is bounded by forgetting them all now and then.
+  if (files_.size() > kMaxRememberedFiles) {
+    std::erase_if(files_, [](const auto& kv) {
+      return kv.second.info.library == TlsLibrary::kNone && kv.second.users.empty();
+    });
+  }
   std::set<uint32_t> live;
-  for (uint32_t pid : ListPids(options_.proc_root)) {
+  for (uint32_t pid : *pids) {
     if (pid == options_.self_pid) continue;
     live.insert(pid);
     Inspect(pid);
@@ -132,7 +150,6 @@ void Manager::Rescan(uint64_t now_ns) {
     if (!live.count(pid)) gone.push_back(pid);
   }
   for (uint32_t pid : gone) OnExit(pid);
-  next_rescan_ns_ = now_ns + options_.rescan_interval_ns;
 }
 
 void Manager::Inspect(uint32_t pid) {
