@@ -10,6 +10,7 @@
 
 #include "tls/binary_inspector.h"
 #include "tls/elf_file.h"
+#include "temp_dir.h"
 
 namespace sightline::tls::testing {
 // Defined in tls_elf_test.cpp: a naive ELF reader that shares no code with libelf.
@@ -42,22 +43,9 @@ using sightline::tls::testing::ReferenceFunction;
 const std::string kLibssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
 const std::string kNode = "/usr/bin/node";
 
-class BinaryInspectorTemp : public ::testing::Test {
+class BinaryInspectorTemp : public sightline::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sightline-inspect-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::vector<uint8_t>& bytes) {
-    std::string path = dir_ / name;
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
-    return path;
-  }
-  fs::path dir_;
+  BinaryInspectorTemp() : TempDirTest("inspect") {}
 };
 
 // Every OpenSSL offset equals the naive reader's; the probed bytes are the function's.

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "tls/elf_file.h"
+#include "temp_dir.h"
 
 namespace sightline::tls::testing {
 
@@ -110,22 +111,9 @@ using sightline::tls::testing::ReadWholeFile;
 const std::string kLibssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
 const std::string kLibc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 
-class ElfFileTemp : public ::testing::Test {
+class ElfFileTemp : public sightline::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sightline-elf-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::vector<uint8_t>& bytes) {
-    std::string path = dir_ / name;
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
-    return path;
-  }
-  fs::path dir_;
+  ElfFileTemp() : TempDirTest("elf") {}
 };
 
 TEST(ElfFile, LibsslFunctionsMatchTheRawTables) {
