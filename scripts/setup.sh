@@ -10,7 +10,7 @@ build_deps=(
   libgtest-dev libgmock-dev
 )
 test_deps=(
-  nginx-light wrk curl golang-go nodejs
+  nginx-light wrk curl golang-go nodejs openssl
   python3-fastapi python3-uvicorn
   prometheus iproute2 procps python3-pytest
 )

@@ -86,3 +86,22 @@ def servers():
 def go_server_bin(tmp_path_factory) -> Path:
     """The Go fixture, built once per session without network access."""
     return harness.build_go_server(tmp_path_factory.mktemp("go_server"))
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory) -> Path:
+    """A directory with cert.pem and key.pem: a self-signed EC certificate for
+    localhost and 127.0.0.1 (tests/fixtures/tls_cert.sh), made once per session."""
+    return harness.make_tls_cert(tmp_path_factory.mktemp("tls_cert"))
+
+
+@pytest.fixture(scope="session")
+def go_tls_bin(tmp_path_factory) -> Path:
+    """The Go crypto/tls fixture (tests/fixtures/go_tls), built once per session."""
+    return harness.build_go_tls(tmp_path_factory.mktemp("go_tls"))
+
+
+@pytest.fixture(scope="session")
+def go_tls_stripped_bin(tmp_path_factory) -> Path:
+    """The same Go fixture linked with -s -w: no symbol table, no DWARF."""
+    return harness.build_go_tls(tmp_path_factory.mktemp("go_tls_stripped"), stripped=True)

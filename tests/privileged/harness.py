@@ -472,3 +472,156 @@ def wait_exact(daemon: Daemon, expected: list[tuple[str, dict, float]],
     got = [(metric, labels, final.count(metric, **labels)) for metric, labels, _ in expected]
     assert got == expected, "counts after settling differ from expected (over-count?)"
     return final
+
+
+# ---------------------------------------------------------------------------
+# TLS fixtures: certificate, nginx over TLS, the Go crypto/tls binary and the
+# HTTPS clients (https_client.py, node_https_client.js, go_tls client, curl).
+
+__all__ += [
+    "build_go_tls", "https_url", "make_tls_cert", "run_curl_https", "run_go_tls_client",
+    "run_https_client", "run_node_https_client", "start_go_tls_server", "start_nginx_tls",
+]
+
+import json as _json  # noqa: E402 - used by the TLS helpers only
+
+NODE = "/usr/bin/node"
+
+
+def make_tls_cert(cert_dir: Path) -> Path:
+    """tls_cert.sh: a self-signed EC certificate for localhost / 127.0.0.1 in
+    cert_dir (cert.pem, key.pem); returns cert_dir."""
+    cert_dir = Path(cert_dir)
+    run_client(["bash", str(FIXTURES / "tls_cert.sh"), str(cert_dir)], timeout=60)
+    return cert_dir
+
+
+def https_url(port: int, host: str = "localhost") -> str:
+    """https://<host>:<port>; the certificate names localhost and 127.0.0.1."""
+    return f"https://{host}:{port}"
+
+
+def start_nginx_tls(work_dir: Path, cert_dir: Path, port: Optional[int] = None,
+                    h2_port: Optional[int] = None, service_name: Optional[str] = None,
+                    **kw) -> Fixture:
+    """nginx from nginx_tls_conf.sh: HTTP/1.1 over TLS on `port`, and with
+    `h2_port` HTTP/2 over TLS there too. The fixture's h2_port attribute is that
+    port (or None); its url stays http://, use https_url(fixture.port)."""
+    port = port or free_port()
+    argv = ["bash", str(FIXTURES / "nginx_tls_conf.sh"), str(work_dir), str(port), str(cert_dir)]
+    if h2_port is not None:
+        argv += ["--h2-port", str(h2_port)]
+    fixture = start_fixture(argv + ["--run"], port, service_name=service_name,
+                            name="nginx_tls", **kw)
+    fixture.h2_port = h2_port
+    return fixture
+
+
+def build_go_tls(out_dir: Path, stripped: bool = False) -> Path:
+    """Builds tests/fixtures/go_tls into out_dir (offline, caches under out_dir);
+    `stripped` links with -s -w (no symbol table, no DWARF)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    binary = out_dir / ("go_tls_stripped" if stripped else "go_tls")
+    if binary.exists():
+        return binary
+    env = dict(os.environ, GOCACHE=str(out_dir / "gocache"), GOPATH=str(out_dir / "gopath"),
+               GOPROXY="off", GOFLAGS="", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    argv = ["go", "build", "-o", str(binary)]
+    if stripped:
+        argv.append("-ldflags=-s -w")
+    proc = subprocess.run(argv + ["main.go"], cwd=FIXTURES / "go_tls", env=env,
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"go build failed:\n{proc.stdout}{proc.stderr}")
+    return binary
+
+
+def start_go_tls_server(binary: Path, cert_dir: Path, port: Optional[int] = None,
+                        service_name: Optional[str] = None, h2: bool = False,
+                        **kw) -> Fixture:
+    """The go_tls server: HTTP/1.1 only, or with `h2` net/http's HTTP/2."""
+    port = port or free_port()
+    cert_dir = Path(cert_dir)
+    return start_fixture([str(binary), "h2server" if h2 else "server", str(port),
+                          str(cert_dir / "cert.pem"), str(cert_dir / "key.pem")], port,
+                         service_name=service_name, name=Path(binary).name, **kw)
+
+
+def _run_json_client(argv: Sequence[str], service_name: Optional[str],
+                     env: Optional[Mapping[str, str]] = None, timeout: float = 60.0) -> dict:
+    """Runs a client that prints one JSON summary line; raises with its output
+    when it exits non-zero."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                          env=_fixture_env(service_name, env), stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeError(f"client exited {proc.returncode}: {list(argv)}\n"
+                           f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return _json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _request_args(count: int, paths: Iterable[str], method: str,
+                  body: Optional[str]) -> list[str]:
+    args = ["--count", str(count), "--method", method]
+    for path in paths:
+        args += ["--path", path]
+    if body is not None:
+        args += ["--body", body]
+    return args
+
+
+def run_https_client(url: str, cert_dir: Path, count: int, paths: Iterable[str] = ("/",),
+                     service_name: Optional[str] = None, method: str = "GET",
+                     body: Optional[str] = None, connections: int = 1,
+                     linger: float = 0.0) -> dict:
+    """https_client.py (Debian python3, system libssl): its JSON summary."""
+    argv = [PYTHON, str(FIXTURES / "https_client.py"), url, "--cafile",
+            str(Path(cert_dir) / "cert.pem"), "--connections", str(connections),
+            "--linger", str(linger), *_request_args(count, paths, method, body)]
+    return _run_json_client(argv, service_name)
+
+
+def run_node_https_client(mode: str, url: str, cert_dir: Path, count: int,
+                          paths: Iterable[str] = ("/",), service_name: Optional[str] = None,
+                          method: str = "GET", body: Optional[str] = None,
+                          delay: float = 1.5, linger: float = 0.0) -> dict:
+    """node_https_client.js in `mode` (https or fetch): its JSON summary.
+    NODE_EXTRA_CA_CERTS names the certificate (fetch trusts it that way)."""
+    cert = str(Path(cert_dir) / "cert.pem")
+    argv = [NODE, str(FIXTURES / "node_https_client.js"), mode, url, "--cafile", cert,
+            "--delay", str(delay), "--linger", str(linger),
+            *_request_args(count, paths, method, body)]
+    return _run_json_client(argv, service_name, env={"NODE_EXTRA_CA_CERTS": cert})
+
+
+def run_go_tls_client(binary: Path, url: str, cert_dir: Path, count: int,
+                      paths: Iterable[str] = ("/",), service_name: Optional[str] = None,
+                      method: str = "GET", body: Optional[str] = None, h2: bool = False,
+                      connections: int = 1, delay: float = 1.5, linger: float = 0.0) -> dict:
+    """The go_tls client (HTTP/1.1 only, or with `h2` HTTP/2): its JSON summary."""
+    argv = [str(binary), "h2client" if h2 else "client", "--cafile",
+            str(Path(cert_dir) / "cert.pem"), "--connections", str(connections),
+            "--delay", str(delay), "--linger", str(linger),
+            *_request_args(count, paths, method, body), url]
+    return _run_json_client(argv, service_name)
+
+
+def run_curl_https(urls: Sequence[str], cert_dir: Path, service_name: Optional[str] = None,
+                   http2: bool = False) -> list[tuple[int, int, str, int]]:
+    """One curl process fetching `urls` in order (one connection per host:port,
+    kept alive), trusting only the test certificate. Returns per URL (status,
+    body bytes, HTTP version, connections curl opened for it)."""
+    argv = ["curl", "-sS", "--cacert", str(Path(cert_dir) / "cert.pem"),
+            "--http2" if http2 else "--http1.1",
+            "-w", "%{http_code} %{size_download} %{http_version} %{num_connects}\\n"]
+    for url in urls:
+        argv += ["-o", os.devnull, url]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env=_fixture_env(service_name, None), stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeError(f"curl exited {proc.returncode}: {argv}\n{proc.stdout}{proc.stderr}")
+    out = []
+    for line in proc.stdout.splitlines():
+        status, size, version, connects = line.split()
+        out.append((int(status), int(size), version, int(connects)))
+    return out
