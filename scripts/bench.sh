@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Overhead benchmark: the same load with and without the sightline daemon.
 #
-# Two targets on loopback, each driven by wrk:
-#   nginx    `return 200 "ok"`, one worker      wrk -t1 -c32 (--nginx-conns)
-#   fastapi  FastAPI on uvicorn, GET /api/campaigns/42   wrk -t1 -c8 (--fastapi-conns)
+# Three targets on loopback, each driven by wrk:
+#   nginx      `return 200 "ok"`, one worker      wrk -t1 -c32 (--nginx-conns)
+#   nginx-tls  the same over TLS (HTTP/1.1, self-signed EC certificate from
+#              tests/fixtures/tls_cert.sh), wrk to https://127.0.0.1:<port>/
+#                                                 wrk -t1 -c32 (--nginx-tls-conns)
+#   fastapi    FastAPI on uvicorn, GET /api/campaigns/42   wrk -t1 -c8 (--fastapi-conns)
 # For every target the script runs --rounds rounds of one run WITHOUT and one
 # run WITH the daemon, interleaved (the order flips every round so slow drift
 # of the machine hits both sides alike). The daemon is started fresh for each
@@ -28,8 +31,9 @@
 # Usage: scripts/bench.sh [options]     (as root)
 #   --duration S        seconds per wrk run (default 10)
 #   --rounds N          off/on rounds per target (default 3)
-#   --targets LIST      comma-separated: nginx,fastapi (default both)
+#   --targets LIST      comma-separated: nginx,nginx-tls,fastapi (default all three)
 #   --nginx-conns N     wrk connections for nginx (default 32)
+#   --nginx-tls-conns N wrk connections for nginx over TLS (default 32)
 #   --fastapi-conns N   wrk connections for FastAPI (default 8)
 #   --daemon PATH       daemon binary (default build/sightline)
 #   --daemon-args ARGS  extra daemon arguments (word-split)
@@ -43,8 +47,9 @@ python=/usr/bin/python3
 
 duration=10
 rounds=3
-targets=nginx,fastapi
+targets=nginx,nginx-tls,fastapi
 nginx_conns=32
+nginx_tls_conns=32
 fastapi_conns=8
 daemon_bin=$root/build/sightline
 daemon_args=""
@@ -62,6 +67,7 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --targets) targets=$2; shift 2 ;;
     --nginx-conns) nginx_conns=$2; shift 2 ;;
+    --nginx-tls-conns) nginx_tls_conns=$2; shift 2 ;;
     --fastapi-conns) fastapi_conns=$2; shift 2 ;;
     --daemon) daemon_bin=$2; shift 2 ;;
     --daemon-args) daemon_args=$2; shift 2 ;;
@@ -72,13 +78,17 @@ while (($#)); do
   esac
 done
 
-for n in "$duration" "$rounds" "$nginx_conns" "$fastapi_conns"; do
+for n in "$duration" "$rounds" "$nginx_conns" "$nginx_tls_conns" "$fastapi_conns"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench: expected a positive integer, got '$n'" >&2; exit 2; }
 done
 [[ $(id -u) -eq 0 ]] || { echo "bench: run as root (BPF statistics, the daemon)" >&2; exit 1; }
 for tool in wrk nginx curl bpftool ss "$python"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found; run scripts/setup.sh" >&2; exit 1; }
 done
+if [[ ,$targets, == *,nginx-tls,* ]] && ! command -v openssl >/dev/null; then
+  echo "bench: openssl not found (the nginx-tls target needs a certificate); run scripts/setup.sh" >&2
+  exit 1
+fi
 if ((!no_daemon)) && [[ ! -x $daemon_bin ]]; then
   echo "bench: $daemon_bin is not built (scripts/build.sh), or use --no-daemon" >&2
   exit 1
@@ -308,6 +318,16 @@ if [[ ,$targets, == *,nginx,* ]]; then
   # nginx overwrites what /proc/<pid>/environ shows, so it may be named by its executable.
   services[nginx]="bench-nginx nginx"
 fi
+if [[ ,$targets, == *,nginx-tls,* ]]; then
+  port=$(free_port)
+  bash "$fixtures/tls_cert.sh" "$work/cert" >/dev/null
+  start_server nginx-tls "$work/nginx-tls.out" \
+    bash "$fixtures/nginx_tls_conf.sh" "$work/nginx-tls" "$port" "$work/cert" --run
+  # wrk speaks TLS itself (and does not check the certificate).
+  url[nginx-tls]=https://127.0.0.1:$port/
+  conns[nginx-tls]=$nginx_tls_conns
+  services[nginx-tls]="bench-nginx-tls nginx"
+fi
 if [[ ,$targets, == *,fastapi,* ]]; then
   port=$(free_port)
   start_server fastapi "$work/fastapi.out" "$python" "$fixtures/fastapi_app.py" "$port"
@@ -316,7 +336,7 @@ if [[ ,$targets, == *,fastapi,* ]]; then
   services[fastapi]="bench-fastapi python3"
 fi
 selected=()
-for t in nginx fastapi; do
+for t in nginx nginx-tls fastapi; do
   [[ -n ${url[$t]:-} ]] && selected+=("$t")
 done
 ((${#selected[@]})) || { echo "bench: no known target in '$targets'" >&2; exit 2; }
@@ -347,7 +367,7 @@ measure_off() {
   local t=$1 r=$2
   run_wrk "$work/wrk-$t-$r-off.txt" "${conns[$t]}" "${url[$t]}"
   echo "$t $r off $w_rps $w_p99 $w_req $w_problems - - - - -" >>"$results"
-  printf '  %-8s round %d  without  %8.0f req/s  p99 %7.0f us  %8d requests%s\n' \
+  printf '  %-9s round %d  without  %8.0f req/s  p99 %7.0f us  %8d requests%s\n' \
     "$t" "$r" "$w_rps" "$w_p99" "$w_req" "$(problems_note)"
 }
 
@@ -386,7 +406,7 @@ measure_on() {
   cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" -v n="$w_req" \
     'BEGIN { printf "%.3f", (b - a) / hz / n * 100000 }')
   echo "$t $r on $w_rps $w_p99 $w_req $w_problems $kns $cpu_s $hwm $lost $observed" >>"$results"
-  printf '  %-8s round %d  with     %8.0f req/s  p99 %7.0f us  %8d requests  %s kernel ns/req  %s cpu s/100k  counted %s%s\n' \
+  printf '  %-9s round %d  with     %8.0f req/s  p99 %7.0f us  %8d requests  %s kernel ns/req  %s cpu s/100k  counted %s%s\n' \
     "$t" "$r" "$w_rps" "$w_p99" "$w_req" "$kns" "$cpu_s" "$observed" "$(problems_note)"
 }
 
