@@ -296,7 +296,15 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 	if (!st || st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
 		return;
 
-	__u64 seq = __sync_fetch_and_add(&st->seq[dir], ret);
+	/* MSG_PEEK leaves the bytes for the next read: they classify the
+	 * connection (nginx peeks one byte to tell TLS from HTTP) but are not
+	 * part of the stream yet. */
+	bool peek = false;
+	if (sys == SL_SYS_RECVFROM)
+		peek = PT_REGS_PARM4_SYSCALL(regs) & SL_MSG_PEEK;
+	else if (sys == SL_SYS_RECVMSG)
+		peek = PT_REGS_PARM3_SYSCALL(regs) & SL_MSG_PEEK;
+	__u64 seq = peek ? 0 : __sync_fetch_and_add(&st->seq[dir], ret);
 
 	if (layout == ARGS_FLAT) {
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);
@@ -327,6 +335,8 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 			emit_conn(SL_EVENT_CONN_PROTOCOL, pid_tgid, a.fd, st, NULL);
 		}
 	}
+	if (peek)
+		return;
 	if (st->protocol == SL_PROTO_TLS) {
 		/* Ciphertext is never captured: its plaintext comes from the TLS probe. */
 		note_tls_io(pid_tgid, a.fd, dir, st);

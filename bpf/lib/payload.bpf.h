@@ -91,9 +91,12 @@ static __always_inline __u8 sniff(const struct io_args *a, long len)
 			return SL_PROTO_TLS;
 		return SL_PROTO_OTHER;
 	}
-	/* A message dribbled out a byte or two at a time: judge by its first letter. */
+	/* A message dribbled out a byte or two at a time, or a one-byte peek:
+	 * judge by its first byte (22 opens a TLS handshake record). */
 	if (bpf_probe_read_user(b, 1, (void *)p))
 		return SL_PROTO_UNKNOWN;
+	if (b[0] >= 20 && b[0] <= 23)
+		return SL_PROTO_TLS;
 	switch (b[0]) {
 	case 'G': case 'P': case 'H': case 'D': case 'O': case 'C': case 'T':
 		return SL_PROTO_HTTP1;

@@ -16,6 +16,7 @@
 #define SL_SOCK_STREAM 1
 #define SL_IPPROTO_TCP 6
 #define SL_EINPROGRESS 115
+#define SL_MSG_PEEK 2
 
 struct sl_endpoints {
 	__u8 local_addr[16];

@@ -194,3 +194,19 @@ TEST(TrackerTls, ConnectionFoundMidLifeStartsAtTheFirstPlaintext) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TrackerTls, Http2ServerSettingsBeforeThePrefaceIsHttp2) {
+  Harness h;
+  h.Open(8, Role::kServer);
+  // A server may send its SETTINGS frame before it reads the client's preface.
+  h.Tls(8, Direction::kEgress, std::string_view("\x00\x00\x0c\x04\x00\x00\x00\x00\x00\x00\x03", 11),
+        100);
+  h.Tls(8, Direction::kIngress, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 200);
+  EXPECT_EQ(h.tracker.stats().http2_tls, 1u);
+  EXPECT_EQ(h.sink.errors, 0u);
+  EXPECT_EQ(h.sink.txns.size(), 0u);
+}
+
+}  // namespace

@@ -17,6 +17,15 @@ http1::Side ToSide(decode::Role r) {
   return http1::Side::kUnknown;
 }
 
+// The first bytes of a direction of an HTTP/2 connection: the client's
+// preface, or the SETTINGS frame a server may send before reading it.
+bool LooksLikeHttp2(std::string_view first) {
+  if (first.starts_with("PRI * HTTP/2.0\r\n")) return true;
+  // Frame header: 24-bit length, type 4 (SETTINGS), flags 0, stream 0.
+  static constexpr std::string_view kSettingsTail("\x04\x00\x00\x00\x00\x00", 6);
+  return first.size() >= 9 && first.substr(3, 6) == kSettingsTail;
+}
+
 }  // namespace
 
 struct ConnectionTracker::Connection : http1::Sink {
@@ -138,8 +147,7 @@ void ConnectionTracker::FeedPlaintext(Connection& c, decode::Direction dir, uint
       if (!s.started()) s.Start(0);
     }
   }
-  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n";
-  if (seq == 0 && !c.http2 && bytes.starts_with(kPreface)) {
+  if (seq == 0 && !c.http2 && LooksLikeHttp2(bytes)) {
     c.http2 = true;
     stats_.http2_tls++;
   }
