@@ -45,20 +45,6 @@ struct {
 	__type(value, struct data_scratch);
 } scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} pid_allow SEC(".maps");
-
-/* tgids userspace decided not to observe (for example by executable). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgid_ignore SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -187,8 +173,7 @@ static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 
 
 	st.role = role;
 	if (sock && sl_tcp_endpoints(sock, &ep) == 0) {
-		if ((filter_pids && !bpf_map_lookup_elem(&pid_allow, &tgid)) ||
-		    bpf_map_lookup_elem(&tgid_ignore, &tgid)) {
+		if (!tgid_observed(tgid, filter_pids)) {
 			st.kind = FD_IGNORED;
 		} else if ((deny_ports && port_listed(&port_deny, &ep)) ||
 			   (filter_ports && !port_listed(&port_allow, &ep))) {

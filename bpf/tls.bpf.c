@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;
 const volatile __u32 capture_size = 65536; /* plaintext bytes captured per call */
 const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile __u8 filter_pids = 0; /* only tgids in pid_allow */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -150,23 +151,30 @@ static __always_inline struct tls_session *session_of(__u32 tgid, __u64 tls_id)
 }
 
 /* Ties the session to the tracked TCP socket `fd1 - 1`. A session object
- * found on another connection than before was reused: its streams restart. */
-static __always_inline void bind_socket(struct tls_session *s, __u32 tgid, __u32 fd1)
+ * found on another connection than before was reused: its streams restart.
+ * Returns false when the socket is one the socket probe was told to ignore
+ * (filtered by pid, port or executable): its plaintext is not wanted either. */
+static __always_inline bool bind_socket(struct tls_session *s, __u32 tgid, __u32 fd1)
 {
 	if (!fd1)
-		return;
+		return true;
 	__u64 key = fd_key(tgid, fd1 - 1);
 	struct fd_state *fs = bpf_map_lookup_elem(&fds, &key);
-	if (!fs || fs->kind != FD_TCP || fs->conn_id == s->conn_id)
-		return;
+	if (!fs)
+		return true;
+	if (fs->kind != FD_TCP)
+		return false;
+	if (fs->conn_id == s->conn_id)
+		return true;
 	if (fs->protocol != SL_PROTO_TLS && fs->protocol != SL_PROTO_UNKNOWN)
-		return;
+		return true;
 	if (s->conn_id) {
 		s->seq[0] = 0;
 		s->seq[1] = 0;
 	}
 	s->conn_id = fs->conn_id;
 	s->fd = fd1 - 1;
+	return true;
 }
 
 static __always_inline void on_plaintext(__u64 pid_tgid, __u64 tls_id, __u64 buf, __u64 n,
@@ -180,7 +188,8 @@ static __always_inline void on_plaintext(__u64 pid_tgid, __u64 tls_id, __u64 buf
 	 * socket this thread read last. */
 	if (!fd1 && !s->conn_id && t && dir == SL_DIR_INGRESS)
 		fd1 = t->last_read_fd1;
-	bind_socket(s, tgid, fd1);
+	if (!bind_socket(s, tgid, fd1))
+		return;
 	if (!s->conn_id) {
 		count(SL_TLS_CNT_UNBOUND, 1);
 		if (t && dir == SL_DIR_EGRESS)
@@ -223,9 +232,15 @@ static __always_inline struct tls_thread *this_thread(int create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+static __always_inline bool observed(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	return tgid != self_tgid && tgid_observed(tgid, filter_pids);
+}
+
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir, __u8 ex)
 {
-	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+	if (!observed(bpf_get_current_pid_tgid()))
 		return 0;
 	struct tls_thread *t = this_thread(1);
 	if (!t) {
@@ -309,7 +324,7 @@ SEC("uprobe")
 int sl_go_read(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == self_tgid)
+	if (!observed(pid_tgid))
 		return 0;
 	struct go_key k = {.goroutine = ctx->r14, .tgid = pid_tgid >> 32};
 	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx, .len = ctx->cx, .dir = SL_DIR_INGRESS};
@@ -344,7 +359,7 @@ SEC("uprobe")
 int sl_go_write(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == self_tgid)
+	if (!observed(pid_tgid))
 		return 0;
 	struct go_key k = {.goroutine = ctx->r14, .tgid = pid_tgid >> 32};
 	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx, .len = ctx->cx, .dir = SL_DIR_EGRESS};

@@ -127,7 +127,8 @@ std::vector<ProgramStats> SocketProbe::ReadProgramStats() const {
 }
 
 SharedMaps SocketProbe::shared_maps() const {
-  return {skel_->maps.events, skel_->maps.fds, skel_->maps.tls_threads, skel_->maps.tls_sessions};
+  return {skel_->maps.events,       skel_->maps.fds,       skel_->maps.tls_threads,
+          skel_->maps.tls_sessions, skel_->maps.pid_allow, skel_->maps.tgid_ignore};
 }
 
 void SocketProbe::IgnoreTgid(uint32_t tgid) {

@@ -37,6 +37,8 @@ struct SharedMaps {
   bpf_map* fds;
   bpf_map* tls_threads;
   bpf_map* tls_sessions;
+  bpf_map* pid_allow;
+  bpf_map* tgid_ignore;
 };
 
 using EventHandler = std::function<void(std::span<const std::byte>)>;

@@ -24,6 +24,7 @@ TlsProbe::TlsProbe(const TlsProbeConfig& config, const SocketProbe& sockets) {
   try {
     skel_->rodata->self_tgid = config.self_tgid;
     skel_->rodata->capture_size = config.capture_size;
+    skel_->rodata->filter_pids = config.filter_pids;
     skel_->rodata->wakeup_bytes = std::min<uint32_t>(config.ring_buffer_size / 8, 256u << 10);
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) Fail("counting possible CPUs", cpus);
@@ -37,6 +38,8 @@ TlsProbe::TlsProbe(const TlsProbeConfig& config, const SocketProbe& sockets) {
         {skel_->maps.fds, shared.fds},
         {skel_->maps.tls_threads, shared.tls_threads},
         {skel_->maps.tls_sessions, shared.tls_sessions},
+        {skel_->maps.pid_allow, shared.pid_allow},
+        {skel_->maps.tgid_ignore, shared.tgid_ignore},
     };
     for (auto [mine, theirs] : reuse) {
       if (int err = bpf_map__reuse_fd(mine, bpf_map__fd(theirs))) {

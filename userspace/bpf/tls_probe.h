@@ -22,6 +22,7 @@ struct TlsProbeConfig {
   uint32_t self_tgid = 0;
   uint32_t capture_size = 65536;
   uint32_t ring_buffer_size = 16u << 20;
+  bool filter_pids = false;  // --pids given: the socket probe's pid_allow map applies
 };
 
 // Which program goes on an attach point.

@@ -188,6 +188,7 @@ int RunDaemon(const config::Options& o) {
       cfg.self_tgid = getpid();
       cfg.capture_size = o.tls_capture_size;
       cfg.ring_buffer_size = o.ring_buffer_size;
+      cfg.filter_pids = !o.pids.empty();
       tls_probe = std::make_unique<bpf::TlsProbe>(cfg, *probe);
       tls::ManagerOptions mo;
       mo.self_pid = getpid();
