@@ -44,7 +44,7 @@ BodyDecoder::BodyDecoder(BodyFraming framing, size_t max_line_bytes)
   }
 }
 
-BodyDecoder::Result BodyDecoder::Feed(std::string_view input) {
+BodyDecoder::Result BodyDecoder::Feed(std::string_view input, std::string* data) {
   switch (state_) {
     case State::kDone:
       return {ParseStatus::kComplete, ParseError::kNone, 0};
@@ -55,6 +55,7 @@ BodyDecoder::Result BodyDecoder::Feed(std::string_view input) {
           static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
       remaining_ -= take;
       body_bytes_ += take;
+      if (data) data->append(input.substr(0, take));
       if (remaining_ > 0)
         return {ParseStatus::kNeedMore, ParseError::kNone, take};
       state_ = State::kDone;
@@ -62,9 +63,10 @@ BodyDecoder::Result BodyDecoder::Feed(std::string_view input) {
     }
     case State::kUntilClose:
       body_bytes_ += input.size();
+      if (data) data->append(input);
       return {ParseStatus::kNeedMore, ParseError::kNone, input.size()};
     default:
-      return FeedChunked(input);
+      return FeedChunked(input, data);
   }
 }
 
@@ -79,7 +81,7 @@ void BodyDecoder::EndSizeLine() {
   state_ = remaining_ == 0 ? State::kTrailerStart : State::kChunkData;
 }
 
-BodyDecoder::Result BodyDecoder::FeedChunked(std::string_view input) {
+BodyDecoder::Result BodyDecoder::FeedChunked(std::string_view input, std::string* data) {
   size_t i = 0;
   while (i < input.size()) {
     const char c = input[i];
@@ -141,6 +143,7 @@ BodyDecoder::Result BodyDecoder::FeedChunked(std::string_view input) {
             std::min<uint64_t>(remaining_, input.size() - i));
         remaining_ -= take;
         body_bytes_ += take;
+        if (data) data->append(input.substr(i, take));
         i += take;
         if (remaining_ == 0) state_ = State::kChunkDataCr;
         continue;

@@ -1,9 +1,10 @@
 // Incremental HTTP/1.x body decoder: finds where a body ends and counts its
-// decoded (de-chunked) bytes without keeping any of them.
+// decoded (de-chunked) bytes, handing them out only when asked to.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "protocols/http1/parser.h"
@@ -28,8 +29,9 @@ class BodyDecoder {
   // Feeds the next bytes of the stream. kComplete: the body ended within
   // `input` after `consumed` bytes (the rest belongs to the next message).
   // kNeedMore: all of `input` was body and more is expected. kInvalid: the
-  // chunked framing is broken; the decoder stays failed.
-  Result Feed(std::string_view input);
+  // chunked framing is broken; the decoder stays failed. With `data`, the
+  // decoded body bytes within `input` (chunk framing removed) are appended.
+  Result Feed(std::string_view input, std::string* data = nullptr);
 
   // Accounts for `n` bytes that passed but were not captured. Possible only
   // where the remaining length is known to cover them: inside a
@@ -67,7 +69,7 @@ class BodyDecoder {
   };
 
   // Runs the chunked state machine over `input`.
-  Result FeedChunked(std::string_view input);
+  Result FeedChunked(std::string_view input, std::string* data);
   Result Fail(size_t consumed);
   void EndSizeLine();
 

@@ -258,8 +258,12 @@ void Session::Feed(Stream s, std::string_view data, uint64_t ts, Sink& sink) {
         break;
       }
       case Phase::kBody: {
-        const BodyDecoder::Result r = st.body.Feed(data);
+        body_scratch_.clear();
+        const BodyDecoder::Result r = st.body.Feed(data, st.follow ? &body_scratch_ : nullptr);
         data.remove_prefix(r.consumed);
+        if (st.follow && !body_scratch_.empty()) {
+          sink.OnBody(st.msg_id, kRequest, body_scratch_, ts);
+        }
         if (r.consumed > 0) {
           if constexpr (kRequest) {
             AccountRequestBody(st, ts);
@@ -298,7 +302,9 @@ void Session::OnRequestHead(StreamState& st, const RequestHead& head,
                             uint64_t ts, Sink& sink) {
   Pending p;
   p.id = next_id_++;
+  p.follow = sink.FollowBody(p.id, side_, head);
   Transaction& t = p.txn;
+  t.id = p.id;
   t.side = side_;
   t.method = head.method;
   t.target = head.target;
@@ -312,6 +318,7 @@ void Session::OnRequestHead(StreamState& st, const RequestHead& head,
     st.body = BodyDecoder(framing, limits_.max_head_bytes);
     st.phase = Phase::kBody;
     st.msg_id = p.id;
+    st.follow = p.follow;
   }
   Push(std::move(p));
   if (pending_.size() > limits_.max_pending_requests) {
@@ -335,6 +342,7 @@ void Session::OnResponseHead(StreamState& st, const ResponseHead& head,
       st.body = BodyDecoder(framing, limits_.max_head_bytes);
       st.phase = Phase::kBody;
       st.msg_id = 0;
+      st.follow = false;
     }
     return;
   }
@@ -351,6 +359,8 @@ void Session::OnResponseHead(StreamState& st, const ResponseHead& head,
     return;
   }
   st.msg_id = p->id;
+  st.follow = p->follow;
+  if (p->follow) sink.OnResponseHead(p->id, head, ts);
   const BodyFraming framing = ResponseBodyFraming(head, t.method);
   if (framing.kind == BodyKind::kNone) {
     st.body = BodyDecoder();
@@ -433,6 +443,7 @@ void Session::OnGap(Stream s, uint64_t n, uint64_t ts_ns, Sink& sink) {
       break;
     case Phase::kBody:
       if (st.body.Skip(n)) {
+        if (st.follow) sink.OnBodyGap(st.msg_id, request, n);
         if (request) {
           AccountRequestBody(st, ts_ns);
           if (st.body.done()) FinishRequest(st, sink);
@@ -487,6 +498,7 @@ void Session::KeepCutRequest(const StreamState& st) {
   std::string_view rest = line.substr(sp + 1);
   Pending p;
   p.id = next_id_++;
+  p.txn.id = p.id;
   p.txn.side = side_;
   p.txn.method = std::string(method);
   const size_t end = rest.find_first_of(" \r\n");

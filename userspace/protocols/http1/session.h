@@ -30,6 +30,7 @@ enum class Side : uint8_t { kUnknown, kServer, kClient };
 enum class Stream : uint8_t { kIngress = 0, kEgress = 1 };
 
 struct Transaction {
+  uint64_t id = 0;  // the exchange's number on its connection (as given to FollowBody)
   // kServer: the observed process answered; kClient: it asked.
   Side side = Side::kUnknown;
   std::string method;
@@ -65,6 +66,17 @@ class Sink {
   virtual ~Sink() = default;
   virtual void OnTransaction(const Transaction& t) = 0;  // answered or not
   virtual void OnError(ErrorKind kind) = 0;
+
+  // Bodies are handed out only for exchanges the sink asks for when it sees
+  // the request head; each such exchange still ends in OnTransaction.
+  virtual bool FollowBody(uint64_t /*exchange*/, Side, const RequestHead&) { return false; }
+  virtual void OnResponseHead(uint64_t /*exchange*/, const ResponseHead&, uint64_t /*ts_ns*/) {}
+  // Decoded body bytes (chunk framing removed, content coding kept), in order,
+  // with the time of the syscall that carried them.
+  virtual void OnBody(uint64_t /*exchange*/, bool /*request*/, std::string_view /*bytes*/,
+                      uint64_t /*ts_ns*/) {}
+  // n body bytes passed uncaptured at this point.
+  virtual void OnBodyGap(uint64_t /*exchange*/, bool /*request*/, uint64_t /*n*/) {}
 };
 
 struct Limits {
@@ -112,11 +124,13 @@ class Session {
     uint64_t head_start_ns = 0;
     BodyDecoder body;
     uint64_t msg_id = 0;  // request the current message belongs to; 0: none
+    bool follow = false;  // the sink wants this message's body
   };
 
   struct Pending {
     uint64_t id = 0;
     bool request_done = false;  // the whole request (body included) was seen
+    bool follow = false;        // the sink asked for the bodies
     Transaction txn;
   };
 
@@ -165,6 +179,7 @@ class Session {
   std::array<StreamState, 2> streams_;
   std::deque<Pending> pending_;
   size_t pending_bytes_ = 0;
+  std::string body_scratch_;  // decoded bytes of a followed body, per feed
   uint64_t next_id_ = 1;
 };
 
