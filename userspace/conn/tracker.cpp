@@ -51,6 +51,18 @@ struct ConnectionTracker::Connection : http1::Sink {
 
   void OnTransaction(const http1::Transaction& t) override { sink.OnHttp(info, t); }
   void OnError(http1::ErrorKind kind) override { sink.OnHttpError(info, kind); }
+  bool FollowBody(uint64_t id, http1::Side side, const http1::RequestHead& head) override {
+    return sink.FollowBody(info, id, side, head);
+  }
+  void OnResponseHead(uint64_t id, const http1::ResponseHead& head, uint64_t ts) override {
+    sink.OnResponseHead(info, id, head, ts);
+  }
+  void OnBody(uint64_t id, bool request, std::string_view bytes, uint64_t ts) override {
+    sink.OnBody(info, id, request, bytes, ts);
+  }
+  void OnBodyGap(uint64_t id, bool request, uint64_t n) override {
+    sink.OnBodyGap(info, id, request, n);
+  }
 
   ConnectionInfo info;
   http1::Session session;

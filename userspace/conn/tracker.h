@@ -34,6 +34,17 @@ class TransactionSink {
   virtual ~TransactionSink() = default;
   virtual void OnHttp(const ConnectionInfo& conn, const http1::Transaction& t) = 0;
   virtual void OnHttpError(const ConnectionInfo& conn, http1::ErrorKind kind) = 0;
+  // Bodies of the exchanges the sink follows (see http1::Sink).
+  virtual bool FollowBody(const ConnectionInfo&, uint64_t /*exchange*/, http1::Side,
+                          const http1::RequestHead&) {
+    return false;
+  }
+  virtual void OnResponseHead(const ConnectionInfo&, uint64_t /*exchange*/,
+                              const http1::ResponseHead&, uint64_t /*ts_ns*/) {}
+  virtual void OnBody(const ConnectionInfo&, uint64_t /*exchange*/, bool /*request*/,
+                      std::string_view /*bytes*/, uint64_t /*ts_ns*/) {}
+  virtual void OnBodyGap(const ConnectionInfo&, uint64_t /*exchange*/, bool /*request*/,
+                         uint64_t /*n*/) {}
 };
 
 struct TrackerLimits {
