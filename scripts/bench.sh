@@ -322,7 +322,7 @@ if [[ ,$targets, == *,nginx-tls,* ]]; then
   port=$(free_port)
   bash "$fixtures/tls_cert.sh" "$work/cert" >/dev/null
   start_server nginx-tls "$work/nginx-tls.out" \
-    bash "$fixtures/nginx_tls_conf.sh" "$work/nginx-tls" "$port" "$work/cert" --run
+    bash "$fixtures/nginx_conf.sh" "$work/nginx-tls" "$port" --tls "$work/cert" --run
   # wrk speaks TLS itself (and does not check the certificate).
   url[nginx-tls]=https://127.0.0.1:$port/
   conns[nginx-tls]=$nginx_tls_conns

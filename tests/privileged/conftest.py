@@ -14,6 +14,7 @@ import itertools
 import os
 import sys
 from pathlib import Path
+from typing import Iterable
 
 import pytest
 
@@ -53,6 +54,31 @@ def fresh_daemon():
     d = harness.start_daemon()
     yield d
     d.stop()
+
+
+@pytest.fixture
+def privileged() -> None:
+    """For tests that run the daemon themselves: root and a built daemon, or skip."""
+    _require_privileged()
+
+
+@pytest.fixture
+def own_daemon():
+    """start(ports, *args): a daemon of this test's own following only connections
+    with one of `ports` at either end (--ports); stopped, and checked to exit 0,
+    at teardown."""
+    started: list = []
+
+    def start(ports: Iterable[int], *args: str) -> harness.Daemon:
+        _require_privileged()
+        d = harness.start_daemon("--ports", ",".join(str(p) for p in ports), *args)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        code = d.stop()
+        assert code == 0, f"daemon exited with {code}:\n{d.stderr_text()[-3000:]}"
 
 
 _names = itertools.count(1)

@@ -37,11 +37,14 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 from promtext import Metrics, ParseError, PromtoolResult, parse_metrics, promtool_check
 
 __all__ = [
-    "Daemon", "Fixture", "Metrics", "ParseError", "PromtoolResult", "build_go_server",
-    "daemon_binary", "free_port", "hostile", "http_get", "parse_metrics", "pipeline",
-    "diagnostics", "promtool_check", "run_client", "start_daemon", "start_fastapi_app",
-    "start_fixture", "start_go_server", "start_nginx", "start_node_server", "start_python_server",
-    "wait_exact", "wait_for",
+    "Daemon", "Fixture", "Metrics", "ParseError", "PromtoolResult", "booked", "build_go_server",
+    "client_env", "daemon_binary", "free_port", "hostile", "http_get", "keyed", "parse_metrics",
+    "pipeline", "diagnostics", "promtool_check", "run_client", "service_names", "start_daemon",
+    "start_fastapi_app", "start_fixture", "start_go_server", "start_nginx", "start_node_server",
+    "start_python_server", "wait_exact", "wait_for",
+    # metric names
+    "CLIENT", "CLIENT_REQ_BODY", "CLIENT_RESP_BODY", "CONNECTIONS", "LOST", "PARSE_ERRORS",
+    "SERVER", "SERVER_REQ_BODY", "SERVER_RESP_BODY", "UNANSWERED",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +52,18 @@ FIXTURES = REPO / "tests" / "fixtures"
 # Debian's interpreter: it has FastAPI and uvicorn; a python3 earlier on PATH may not.
 PYTHON = "/usr/bin/python3"
 LOOPBACK = "127.0.0.1"
+
+# Metric names the tests assert on.
+SERVER = "http_server_request_duration_seconds"
+SERVER_REQ_BODY = "http_server_request_body_size_bytes"
+SERVER_RESP_BODY = "http_server_response_body_size_bytes"
+CLIENT = "http_client_request_duration_seconds"
+CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
+CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
+UNANSWERED = "sightline_http_requests_unanswered_total"
+LOST = "sightline_events_lost_total"
+PARSE_ERRORS = "sightline_parse_errors_total"
+CONNECTIONS = "sightline_connections_total"
 
 T = TypeVar("T")
 
@@ -105,7 +120,10 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 # Processes
 
 
-def _fixture_env(service_name: Optional[str], env: Optional[Mapping[str, str]]) -> dict:
+def client_env(service_name: Optional[str],
+               env: Optional[Mapping[str, str]] = None) -> dict:
+    """This process's environment plus `env`, with OTEL_SERVICE_NAME set to
+    `service_name` (None: unset), for a fixture or client process."""
     merged = dict(os.environ)
     # Without a name the observed service falls back to its executable name;
     # make sure one inherited from the test runner does not leak in.
@@ -194,7 +212,7 @@ def start_fixture(argv: Sequence[str], port: int, *, service_name: Optional[str]
     err_fd, err_path = tempfile.mkstemp(prefix=f"sightline-{name}-", suffix=".stderr")
     try:
         proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err_fd, cwd=cwd, env=_fixture_env(service_name, env),
+                                stderr=err_fd, cwd=cwd, env=client_env(service_name, env),
                                 start_new_session=True, text=True)
     finally:
         os.close(err_fd)
@@ -475,6 +493,56 @@ def wait_exact(daemon: Daemon, expected: list[tuple[str, dict, float]],
 
 
 # ---------------------------------------------------------------------------
+# Booked tables: what the daemon has per label key, for one service and side
+
+# side -> (duration histogram, request body histogram, response body histogram)
+SIDE_METRICS = {
+    "server": (SERVER, SERVER_REQ_BODY, SERVER_RESP_BODY),
+    "client": (CLIENT, CLIENT_REQ_BODY, CLIENT_RESP_BODY),
+}
+# side -> the labels a booked() key is made of (service_name aside)
+SIDE_LABELS = {
+    "server": ("http_request_method", "http_response_status_code", "http_route"),
+    "client": ("http_request_method", "http_response_status_code", "server_address",
+               "server_port"),
+}
+
+
+def keyed(m: Metrics, sample: str, service: str, names: Sequence[str]) -> dict:
+    """The samples named `sample` of `service`, summed per tuple of the `names` labels."""
+    out: dict = {}
+    for labels, value in m.samples(sample, service_name=service):
+        key = tuple(labels.get(n, "") for n in names)
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def booked(m: Metrics, service: str, side: str, body_counts: bool = True) -> dict:
+    """key -> (count, request body sum, response body sum) as the daemon has it for
+    `service` on `side` ("server" or "client"; keys per SIDE_LABELS). With
+    `body_counts`, asserts that the body histograms hold one observation per
+    request, like the duration histogram."""
+    dur, req, resp = SIDE_METRICS[side]
+    names = SIDE_LABELS[side]
+    counts = keyed(m, dur + "_count", service, names)
+    if body_counts:
+        for hist in (req, resp):
+            other = keyed(m, hist + "_count", service, names)
+            assert other == counts, f"{service}: {hist} counts {other} != {dur} counts {counts}"
+    req_sum = keyed(m, req + "_sum", service, names)
+    resp_sum = keyed(m, resp + "_sum", service, names)
+    return {k: (n, req_sum.get(k, 0), resp_sum.get(k, 0)) for k, n in counts.items()}
+
+
+def service_names(m: Metrics, side: str) -> dict[str, float]:
+    """service_name -> requests booked on `side`, for every name the daemon has."""
+    out: dict[str, float] = {}
+    for labels, value in m.samples(SIDE_METRICS[side][0] + "_count"):
+        out[labels["service_name"]] = out.get(labels["service_name"], 0) + value
+    return out
+
+
+# ---------------------------------------------------------------------------
 # TLS fixtures: certificate, nginx over TLS, the Go crypto/tls binary and the
 # HTTPS clients (https_client.py, node_https_client.js, go_tls client, curl).
 
@@ -504,11 +572,12 @@ def https_url(port: int, host: str = "localhost") -> str:
 def start_nginx_tls(work_dir: Path, cert_dir: Path, port: Optional[int] = None,
                     h2_port: Optional[int] = None, service_name: Optional[str] = None,
                     **kw) -> Fixture:
-    """nginx from nginx_tls_conf.sh: HTTP/1.1 over TLS on `port`, and with
+    """nginx from nginx_conf.sh --tls: HTTP/1.1 over TLS on `port`, and with
     `h2_port` HTTP/2 over TLS there too. The fixture's h2_port attribute is that
     port (or None); its url stays http://, use https_url(fixture.port)."""
     port = port or free_port()
-    argv = ["bash", str(FIXTURES / "nginx_tls_conf.sh"), str(work_dir), str(port), str(cert_dir)]
+    argv = ["bash", str(FIXTURES / "nginx_conf.sh"), str(work_dir), str(port),
+            "--tls", str(cert_dir)]
     if h2_port is not None:
         argv += ["--h2-port", str(h2_port)]
     fixture = start_fixture(argv + ["--run"], port, service_name=service_name,
@@ -553,7 +622,7 @@ def _run_json_client(argv: Sequence[str], service_name: Optional[str],
     """Runs a client that prints one JSON summary line; raises with its output
     when it exits non-zero."""
     proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                          env=_fixture_env(service_name, env), stdin=subprocess.DEVNULL)
+                          env=client_env(service_name, env), stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError(f"client exited {proc.returncode}: {list(argv)}\n"
                            f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
@@ -617,7 +686,7 @@ def run_curl_https(urls: Sequence[str], cert_dir: Path, service_name: Optional[s
     for url in urls:
         argv += ["-o", os.devnull, url]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                          env=_fixture_env(service_name, None), stdin=subprocess.DEVNULL)
+                          env=client_env(service_name, None), stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError(f"curl exited {proc.returncode}: {argv}\n{proc.stdout}{proc.stderr}")
     out = []

@@ -28,6 +28,7 @@ test_http_clients.test_short_lived_client_keeps_its_service_name).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -39,16 +40,7 @@ from typing import Callable
 import pytest
 
 import harness
-
-SERVER = "http_server_request_duration_seconds"
-SERVER_REQ_BODY = "http_server_request_body_size_bytes"
-SERVER_RESP_BODY = "http_server_response_body_size_bytes"
-CLIENT = "http_client_request_duration_seconds"
-CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
-CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
-UNANSWERED = "sightline_http_requests_unanswered_total"
-PARSE_ERRORS = "sightline_parse_errors_total"
-CONNECTIONS = "sightline_connections_total"
+from harness import CONNECTIONS, PARSE_ERRORS, UNANSWERED, client_env
 
 HOSTILE = harness.FIXTURES / "hostile_client.py"
 
@@ -91,10 +83,6 @@ for _ in range(rounds):
 print(json.dumps(out), flush=True)
 time.sleep(linger)
 """
-
-
-def client_env(service_name: str) -> dict:
-    return dict(os.environ, OTEL_SERVICE_NAME=service_name)
 
 
 def hostile(mode: str, port: int, *args: str, service_name: str, linger: float = 1.5) -> str:
@@ -174,27 +162,9 @@ def concurrently(*calls: Callable[[], object]) -> list:
 # Reading the daemon
 
 
-def _keyed(m: harness.Metrics, sample: str, service: str, names: tuple) -> dict:
-    out: dict = {}
-    for labels, value in m.samples(sample, service_name=service):
-        key = tuple(labels.get(n, "") for n in names)
-        out[key] = out.get(key, 0) + value
-    return out
-
-
-def booked(m: harness.Metrics, service: str, side: str) -> dict:
-    """key -> (count, request body sum, response body sum) booked for `service`."""
-    if side == "server":
-        dur, req, resp = SERVER, SERVER_REQ_BODY, SERVER_RESP_BODY
-        names = ("http_request_method", "http_response_status_code", "http_route")
-    else:
-        dur, req, resp = CLIENT, CLIENT_REQ_BODY, CLIENT_RESP_BODY
-        names = ("http_request_method", "http_response_status_code", "server_address",
-                 "server_port")
-    counts = _keyed(m, dur + "_count", service, names)
-    req_sum = _keyed(m, req + "_sum", service, names)
-    resp_sum = _keyed(m, resp + "_sum", service, names)
-    return {k: (n, req_sum.get(k, 0), resp_sum.get(k, 0)) for k, n in counts.items()}
+# booked(m, service, side): key -> (count, request body sum, response body sum)
+# booked for `service`; here without comparing the body histograms' counts.
+booked = functools.partial(harness.booked, body_counts=False)
 
 
 def unanswered(m: harness.Metrics, service: str) -> dict:

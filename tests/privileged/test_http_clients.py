@@ -25,18 +25,7 @@ from typing import Optional
 
 
 import harness
-
-CLIENT = "http_client_request_duration_seconds"
-CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
-CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
-SERVER = "http_server_request_duration_seconds"
-SERVER_REQ_BODY = "http_server_request_body_size_bytes"
-SERVER_RESP_BODY = "http_server_response_body_size_bytes"
-UNANSWERED = "sightline_http_requests_unanswered_total"
-
-CLIENT_LABELS = ("http_request_method", "http_response_status_code", "server_address",
-                 "server_port")
-SERVER_LABELS = ("http_request_method", "http_response_status_code", "http_route")
+from harness import CLIENT, SERVER, UNANSWERED, booked, client_env
 
 
 # A urllib client: argv[1] is a JSON list of transfers, argv[2] seconds to stay
@@ -91,12 +80,6 @@ class Transfer:
 
     def request_bytes(self) -> int:
         return len(self.body.encode()) if self.body is not None else 0
-
-
-def client_env(service_name: str) -> dict:
-    env = dict(os.environ)
-    env["OTEL_SERVICE_NAME"] = service_name
-    return env
 
 
 def start_servers(servers, service_name: str, go_server_bin) -> dict[str, harness.Fixture]:
@@ -158,29 +141,6 @@ def expected_server(transfers: list[Transfer], server: harness.Fixture) -> dict:
         n, req, resp = out.get(key, (0, 0, 0))
         out[key] = (n + 1, req + t.request_bytes(), resp + t.size)
     return out
-
-
-def _keyed(m: harness.Metrics, sample: str, service: str, names: tuple) -> dict:
-    out: dict = {}
-    for labels, value in m.samples(sample, service_name=service):
-        key = tuple(labels.get(n, "") for n in names)
-        out[key] = out.get(key, 0) + value
-    return out
-
-
-def booked(m: harness.Metrics, service: str, side: str) -> dict:
-    """key -> (count, request body sum, response body sum) as the daemon has it; the
-    body histograms must hold as many observations as the duration one."""
-    dur, req, resp, names = ((CLIENT, CLIENT_REQ_BODY, CLIENT_RESP_BODY, CLIENT_LABELS)
-                             if side == "client" else
-                             (SERVER, SERVER_REQ_BODY, SERVER_RESP_BODY, SERVER_LABELS))
-    counts = _keyed(m, dur + "_count", service, names)
-    for hist in (req, resp):
-        other = _keyed(m, hist + "_count", service, names)
-        assert other == counts, f"{hist} counts {other} differ from {dur} counts {counts}"
-    req_sum = _keyed(m, req + "_sum", service, names)
-    resp_sum = _keyed(m, resp + "_sum", service, names)
-    return {k: (n, req_sum.get(k, 0), resp_sum.get(k, 0)) for k, n in counts.items()}
 
 
 def assert_booked(daemon: harness.Daemon, want: dict[tuple[str, str], dict],

@@ -16,15 +16,8 @@ import subprocess
 import pytest
 
 import harness
-
-SERVER = "http_server_request_duration_seconds"
-SERVER_REQ_BODY = "http_server_request_body_size_bytes"
-SERVER_RESP_BODY = "http_server_response_body_size_bytes"
-CLIENT = "http_client_request_duration_seconds"
-CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
-CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
-UNANSWERED = "sightline_http_requests_unanswered_total"
-LOST = "sightline_events_lost_total"
+from harness import (CLIENT, CLIENT_REQ_BODY, CLIENT_RESP_BODY, LOST, SERVER, SERVER_REQ_BODY,
+                     SERVER_RESP_BODY, UNANSWERED, client_env)
 
 BIG = 1048576
 
@@ -36,14 +29,6 @@ ROUTES = {
     "/old": (4, 301),
     "/big": (2, 200),
 }
-
-
-def client_env(service_name: str | None) -> dict:
-    env = dict(os.environ)
-    env.pop("OTEL_SERVICE_NAME", None)
-    if service_name is not None:
-        env["OTEL_SERVICE_NAME"] = service_name
-    return env
 
 
 def curl(url: str, service_name: str | None = None) -> tuple[int, int]:
@@ -71,17 +56,9 @@ def nginx(tmp_path, servers):
 
 
 @pytest.fixture
-def port_daemon(nginx):
+def port_daemon(nginx, own_daemon):
     """A daemon of this test's own that only follows connections to its nginx."""
-    if os.geteuid() != 0 or not harness.daemon_binary().exists():
-        reason = "needs root and a built daemon"
-        if os.environ.get("SIGHTLINE_REQUIRE_BPF") == "1":
-            pytest.fail(f"{reason} (SIGHTLINE_REQUIRE_BPF=1)")
-        pytest.skip(reason)
-    d = harness.start_daemon("--ports", str(nginx.port))
-    yield d
-    code = d.stop()
-    assert code == 0, f"daemon exited with {code}:\n{d.stderr_text()}"
+    return own_daemon([nginx.port])
 
 
 def test_nginx_routes_exact_counts_and_body_sizes(nginx, port_daemon, service_name):
@@ -135,9 +112,7 @@ def test_nginx_routes_exact_counts_and_body_sizes(nginx, port_daemon, service_na
         assert m.sum_(CLIENT_REQ_BODY, **labels) == 0, status
     assert m.count(CLIENT) == sum(n for n, _ in ROUTES.values()), m.samples(CLIENT + "_count")
     # Every curl process is named by its OTEL_SERVICE_NAME, short-lived as it is.
-    names: dict[str, float] = {}
-    for labels, value in m.samples(CLIENT + "_count"):
-        names[labels["service_name"]] = names.get(labels["service_name"], 0) + value
+    names = harness.service_names(m, "client")
     assert set(names) == {curl_name}, f"client service names {names}, expected only {curl_name}"
 
     assert m.total(UNANSWERED) == 0, m.samples(UNANSWERED)

@@ -1,7 +1,7 @@
 """TLS: HTTP/1.1 requests carried over TLS are counted from their plaintext,
 exactly as plain HTTP is, on both sides; what cannot be seen is said so.
 
-Servers: nginx over TLS (system libssl.so.3, tests/fixtures/nginx_tls_conf.sh)
+Servers: nginx over TLS (system libssl.so.3, tests/fixtures/nginx_conf.sh --tls)
 and the Go crypto/tls fixture (tests/fixtures/go_tls, HTTP/1.1 forced; an h2
 flavour; a stripped build). Clients: curl and Debian's python3 http.client
 (system libssl.so.3), Node's https module and fetch (OpenSSL linked into
@@ -30,27 +30,18 @@ Which daemon:
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Callable
 
 import pytest
 
 import harness
+from harness import (CLIENT, CLIENT_RESP_BODY, CONNECTIONS, LOST, PARSE_ERRORS, SERVER,
+                     SERVER_RESP_BODY, UNANSWERED, booked, service_names)
 
-SERVER = "http_server_request_duration_seconds"
-SERVER_REQ_BODY = "http_server_request_body_size_bytes"
-SERVER_RESP_BODY = "http_server_response_body_size_bytes"
-CLIENT = "http_client_request_duration_seconds"
-CLIENT_REQ_BODY = "http_client_request_body_size_bytes"
-CLIENT_RESP_BODY = "http_client_response_body_size_bytes"
-UNANSWERED = "sightline_http_requests_unanswered_total"
-LOST = "sightline_events_lost_total"
-PARSE_ERRORS = "sightline_parse_errors_total"
-CONNECTIONS = "sightline_connections_total"
 TLS_PROCESSES = "sightline_tls_processes"
 TLS_BINARIES = "sightline_tls_binaries_attached"
 TLS_CONNECTIONS = "sightline_tls_connections_total"
@@ -59,7 +50,7 @@ TLS_CONNECTIONS = "sightline_tls_connections_total"
 ATTACH = 1.5
 
 BIG = 100000
-# Response body bytes per route (nginx_tls_conf.sh and go_tls/main.go headers).
+# Response body bytes per route (nginx_conf.sh --tls and go_tls/main.go headers).
 NGINX_SIZES = {"/": 2, "/items/{id}": 13, "/missing": 7, "/big": BIG}
 GO_SIZES = {"/": 2, "/items/{id}": 13, "/missing": 7, "/big": BIG}
 STATUS = {"/": 200, "/items/{id}": 200, "/missing": 404, "/big": 200, "/post": 200}
@@ -97,36 +88,6 @@ class Book:
     def total(self, side: str) -> int:
         return sum(n for (_, s), table in self.tables.items() if s == side
                    for n, _, _ in table.values())
-
-
-SIDE_LABELS = {
-    "server": (SERVER, SERVER_REQ_BODY, SERVER_RESP_BODY,
-               ("http_request_method", "http_response_status_code", "http_route")),
-    "client": (CLIENT, CLIENT_REQ_BODY, CLIENT_RESP_BODY,
-               ("http_request_method", "http_response_status_code", "server_address",
-                "server_port")),
-}
-
-
-def _keyed(m: harness.Metrics, sample: str, service: str, names: tuple) -> dict:
-    out: dict = {}
-    for labels, value in m.samples(sample, service_name=service):
-        key = tuple(labels.get(n, "") for n in names)
-        out[key] = out.get(key, 0) + value
-    return out
-
-
-def booked(m: harness.Metrics, service: str, side: str) -> dict:
-    """key -> (count, request body sum, response body sum) as the daemon has it.
-    The body histograms must hold one observation per request, like the duration."""
-    dur, req, resp, names = SIDE_LABELS[side]
-    counts = _keyed(m, dur + "_count", service, names)
-    for hist in (req, resp):
-        other = _keyed(m, hist + "_count", service, names)
-        assert other == counts, f"{service}: {hist} counts {other} != {dur} counts {counts}"
-    req_sum = _keyed(m, req + "_sum", service, names)
-    resp_sum = _keyed(m, resp + "_sum", service, names)
-    return {k: (n, req_sum.get(k, 0), resp_sum.get(k, 0)) for k, n in counts.items()}
 
 
 def tls_diagnostics(daemon: harness.Daemon) -> str:
@@ -177,13 +138,6 @@ def book_checks(book: Book) -> dict:
             for (service, side), table in book.tables.items()}
 
 
-def service_names(m: harness.Metrics, side: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for labels, value in m.samples(SIDE_LABELS[side][0] + "_count"):
-        out[labels["service_name"]] = out.get(labels["service_name"], 0) + value
-    return out
-
-
 def global_counts(m: harness.Metrics) -> dict:
     """The daemon-wide counters TLS traffic moves (zeros included)."""
     return {
@@ -206,32 +160,6 @@ def moved(before: harness.Metrics, *names: str) -> Callable[[harness.Metrics], d
 
 # ---------------------------------------------------------------------------
 # Fixtures
-
-
-def _require_privileged() -> None:
-    if os.geteuid() != 0 or not harness.daemon_binary().exists():
-        reason = "needs root and a built daemon"
-        if os.environ.get("SIGHTLINE_REQUIRE_BPF") == "1":
-            pytest.fail(f"{reason} (SIGHTLINE_REQUIRE_BPF=1)")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def own_daemon():
-    """start(ports, *args): a daemon of this test's own following only connections
-    with one of `ports` at either end; stopped (and checked to exit 0) at teardown."""
-    started: list[harness.Daemon] = []
-
-    def start(ports: Iterable[int], *args: str) -> harness.Daemon:
-        _require_privileged()
-        d = harness.start_daemon("--ports", ",".join(str(p) for p in ports), *args)
-        started.append(d)
-        return d
-
-    yield start
-    for d in started:
-        code = d.stop()
-        assert code == 0, f"daemon exited with {code}:\n{d.stderr_text()[-3000:]}"
 
 
 @pytest.fixture
@@ -605,6 +533,19 @@ def test_stripped_go_server_is_opaque(own_daemon, servers, service_name, tls_cer
 # HTTP/2 over TLS: detected, not parsed
 
 
+def http2_checks(before: harness.Metrics, detections: int) -> dict:
+    """Since `before`: `detections` connection ends detected as HTTP/2, no parse
+    error, nothing unclassified or unanswered, and no HTTP/1 series at all."""
+    return {
+        "daemon-wide counters": (moved(before, "conn http2", "parse errors", "conn unclassified",
+                                       "unanswered"),
+                                 {"conn http2": detections, "parse errors": 0,
+                                  "conn unclassified": 0, "unanswered": 0}),
+        "HTTP/1 series (any name)": (lambda m: (service_names(m, "server"),
+                                                service_names(m, "client")), ({}, {})),
+    }
+
+
 def test_http2_go_detected_not_parsed(own_daemon, servers, service_name, tls_cert, go_tls_bin):
     """Go h2server: 2 curl --http2 processes (3 requests each, one connection) and
     one Go h2client (4 requests, one connection): 3 HTTP/2 connections, each seen
@@ -626,14 +567,7 @@ def test_http2_go_detected_not_parsed(own_daemon, servers, service_name, tls_cer
     assert (out["statuses"], out["sizes"], out["protos"], out["connections"]) == \
         ([200] * 4, [2, BIG] * 2, {"HTTP/2.0": 4}, 1), out
 
-    settle(d, {
-        "daemon-wide counters": (moved(before, "conn http2", "parse errors", "conn unclassified",
-                                       "unanswered"),
-                                 {"conn http2": 6, "parse errors": 0, "conn unclassified": 0,
-                                  "unanswered": 0}),
-        "HTTP/1 series (any name)": (lambda m: (service_names(m, "server"),
-                                                service_names(m, "client")), ({}, {})),
-    })
+    settle(d, http2_checks(before, 6))
     assert srv.stop() == 0
 
 
@@ -652,14 +586,7 @@ def test_http2_nginx_detected_not_parsed(tmp_path, own_daemon, servers, service_
         _curl_checked([base + p for p in ("/", "/items/5", "/missing", "/big")], tls_cert,
                       curl_name, http2=True)
 
-    settle(d, {
-        "daemon-wide counters": (moved(before, "conn http2", "parse errors", "conn unclassified",
-                                       "unanswered"),
-                                 {"conn http2": 4, "parse errors": 0, "conn unclassified": 0,
-                                  "unanswered": 0}),
-        "HTTP/1 series (any name)": (lambda m: (service_names(m, "server"),
-                                                service_names(m, "client")), ({}, {})),
-    })
+    settle(d, http2_checks(before, 4))
 
 
 # ---------------------------------------------------------------------------
@@ -700,10 +627,9 @@ def test_tls_capture_size_smaller_than_body(tmp_path, own_daemon, servers, servi
     settle(d, checks)
 
 
-def test_tls_capture_size_invalid_value_stops_the_daemon():
+def test_tls_capture_size_invalid_value_stops_the_daemon(privileged):
     """A value that is not a byte count stops the daemon at start with exit code
     2 and a message naming --tls-capture-size; a valid one is accepted."""
-    _require_privileged()
     proc = subprocess.run([str(harness.daemon_binary()), "--listen", "127.0.0.1:0",
                            "--tls-capture-size", "abc"], capture_output=True, text=True,
                           timeout=30)
