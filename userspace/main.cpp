@@ -5,6 +5,7 @@
 #include "daemon/check.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "genai/pricing.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,15 @@ int main(int argc, char** argv) {
     case Command::kCheck:
       sightline::daemon::SetupLogging("warn", "text");
       return sightline::daemon::RunCheck(parsed.options, stdout);
+    case Command::kPricing: {
+      const auto& q = parsed.pricing;
+      sightline::genai::TokenCounts tokens{.input = q.input,
+                                           .cache_read = q.cache_read,
+                                           .cache_creation = q.cache_creation,
+                                           .output = q.output};
+      return sightline::genai::RunPricingCommand(parsed.options.pricing_file, q.provider, q.model,
+                                                 tokens, stdout, stderr);
+    }
     case Command::kRun:
       break;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "genai/pricing.h"
 #include "metrics/endpoint.h"
 #include "metrics/route.h"
 #include "sightline/bpf/tls.h"
@@ -14,6 +15,7 @@ namespace {
 constexpr const char* kExamples = R"(Examples:
   sightline                                   observe every process, serve :9464/metrics
   sightline check                             what does this kernel offer?
+  sightline pricing gpt-4o --input 1000 --output 200
   sightline --ports 80,8080 --route-pattern '/api/campaigns/{id}'
   sightline --exclude-ports 22 --exe '^/usr/(s)?bin/nginx$' --log-format json
   SIGHTLINE_LISTEN=127.0.0.1:9464 sightline --config /etc/sightline/sightline.toml
@@ -66,6 +68,12 @@ std::optional<std::string> Validate(const Options& o) {
       std::regex re(o.exe_regex, std::regex::extended);
     } catch (const std::regex_error& e) {
       return "--exe: invalid regular expression '" + o.exe_regex + "': " + e.what();
+    }
+  }
+  if (!o.pricing_file.empty()) {
+    std::string error;
+    if (!genai::PricingTable::WithOverrides(o.pricing_file, &error)) {
+      return "--pricing-file: " + error;
     }
   }
   return std::nullopt;
@@ -122,8 +130,28 @@ ParseResult Parse(int argc, const char* const* argv) {
                  "(repeatable)")->envname("SIGHTLINE_ROUTE_PATTERNS")->delimiter(',');
   app.add_option("--series-budget", o.series_budget, "Series per metric before new label sets "
                  "fold into an overflow series")->envname("SIGHTLINE_SERIES_BUDGET")->capture_default_str();
+  app.add_option("--pricing-file", o.pricing_file, "AI API price table laid over the embedded "
+                 "one: sightline's JSON format or LiteLLM's model_prices_and_context_window.json")
+      ->envname("SIGHTLINE_PRICING_FILE");
 
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
+  PricingQuery& q = r.pricing;
+  CLI::App* pricing = app.add_subcommand(
+      "pricing", "Print what an AI API call costs (USD) and the price-table entry that priced it; "
+                 "exit 1 for a model without a price");
+  pricing->add_option("model", q.model, "Model name as sent or answered, e.g. gpt-4o-2024-08-06")
+      ->required();
+  pricing->add_option("--provider", q.provider, "openai, azure.ai.openai, anthropic, gcp.gemini, "
+                      "gcp.vertex_ai, ... (default: any)");
+  pricing->add_option("--input", q.input, "Input tokens, cached ones included")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  pricing->add_option("--cache-read", q.cache_read, "Of the input, tokens read from the cache")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  pricing->add_option("--cache-creation", q.cache_creation, "Of the input, tokens written to the "
+                      "cache")->capture_default_str()->check(CLI::NonNegativeNumber);
+  pricing->add_option("--output", q.output, "Output tokens, reasoning included")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  pricing->fallthrough();  // --pricing-file may follow the model
   app.require_subcommand(0, 1);
 
   try {
@@ -144,7 +172,21 @@ ParseResult Parse(int argc, const char* const* argv) {
     r.exit_code = 2;
     return r;
   }
-  r.command = app.got_subcommand("check") ? Command::kCheck : Command::kRun;
+  if (pricing->parsed() &&
+      (q.cache_read > q.input || q.cache_creation > q.input - q.cache_read)) {
+    std::fprintf(stderr, "sightline: invalid configuration: --cache-read + --cache-creation: must "
+                 "not exceed --input, which counts every prompt token, cached ones included\n");
+    r.command = Command::kExit;
+    r.exit_code = 2;
+    return r;
+  }
+  if (app.got_subcommand("check")) {
+    r.command = Command::kCheck;
+  } else if (pricing->parsed()) {
+    r.command = Command::kPricing;
+  } else {
+    r.command = Command::kRun;
+  }
   return r;
 }
 

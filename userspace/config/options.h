@@ -33,13 +33,25 @@ struct Options {
   uint32_t max_head_bytes = 65536;
   std::vector<std::string> route_patterns;
   uint32_t series_budget = 2000;
+
+  // AI API accounting: a price table laid over the embedded one ("" = embedded only).
+  std::string pricing_file;
 };
 
-enum class Command { kRun, kCheck, kVersion, kExit };
+enum class Command { kRun, kCheck, kPricing, kVersion, kExit };
+
+// `sightline pricing <model>`: what a call with these tokens costs. `input` counts every
+// prompt token, cached ones included.
+struct PricingQuery {
+  std::string model;
+  std::string provider;
+  uint64_t input = 0, cache_read = 0, cache_creation = 0, output = 0;
+};
 
 struct ParseResult {
   Command command = Command::kRun;
   Options options;
+  PricingQuery pricing;  // for kPricing
   int exit_code = 0;  // for kExit: what main returns (help printed, or an error)
 };
 
