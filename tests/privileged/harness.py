@@ -694,3 +694,138 @@ def run_curl_https(urls: Sequence[str], cert_dir: Path, service_name: Optional[s
         status, size, version, connects = line.split()
         out.append((int(status), int(size), version, int(connects)))
     return out
+
+
+# ---------------------------------------------------------------------------
+# GenAI fixtures (tests/fixtures/genai): the mock provider, the official SDKs
+# (sdk_client.js), raw http.client requests (raw_client.py), and a network
+# namespace in which the providers' real host names resolve to the mock.
+
+__all__ += [
+    "GENAI", "GENAI_HOSTS", "GenaiNetns", "genai_sdks_missing", "genai_served",
+    "make_genai_cert", "run_genai_raw", "run_genai_sdk", "start_genai_mock",
+]
+
+GENAI = FIXTURES / "genai"
+# Names the certificate covers and GenaiNetns resolves to its loopback.
+GENAI_HOSTS = ("api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com",
+               "sightline-test.openai.azure.com")
+
+
+def make_genai_cert(cert_dir: Path) -> Path:
+    """genai_cert.sh: a self-signed certificate for localhost, 127.0.0.1 and
+    GENAI_HOSTS (cert.pem, key.pem in cert_dir); returns cert_dir."""
+    cert_dir = Path(cert_dir)
+    run_client(["bash", str(GENAI / "genai_cert.sh"), str(cert_dir)], timeout=60)
+    return cert_dir
+
+
+def genai_sdks_missing() -> Optional[str]:
+    """Why sdk_client.js cannot run (scripts/genai-fixtures.sh not run), or None."""
+    for package in ("openai", "@anthropic-ai/sdk", "@google/genai"):
+        if not (GENAI / "node_modules" / package / "package.json").exists():
+            return (f"{package} is not installed in {GENAI / 'node_modules'}: "
+                    f"run scripts/genai-fixtures.sh")
+    return None
+
+
+class GenaiNetns:
+    """A network namespace of the test's own (only loopback, up) where GENAI_HOSTS
+    resolve to 127.0.0.1: wrap(argv) runs a command in it with a hosts file of its
+    own bind-mounted over /etc/hosts in a private mount namespace, so the
+    machine's resolver is never touched. Use as a context manager."""
+
+    def __init__(self, work_dir: Path, name: Optional[str] = None,
+                 hosts: Sequence[str] = GENAI_HOSTS):
+        self.name = name or f"sl-genai-{os.getpid()}"
+        self.path = f"/run/netns/{self.name}"
+        self.hosts_file = Path(work_dir) / f"{self.name}.hosts"
+        self.hosts = tuple(hosts)
+
+    def create(self) -> "GenaiNetns":
+        self.hosts_file.parent.mkdir(parents=True, exist_ok=True)
+        self.hosts_file.write_text("127.0.0.1 localhost\n::1 localhost\n"
+                                   f"127.0.0.1 {' '.join(self.hosts)}\n")
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+        for argv in (["ip", "netns", "add", self.name],
+                     ["ip", "-n", self.name, "link", "set", "lo", "up"]):
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{argv} failed: {proc.stderr}")
+        return self
+
+    def wrap(self, argv: Sequence[str]) -> list[str]:
+        """argv run inside the namespace, with the namespace's /etc/hosts. One
+        process throughout (unshare, sh and nsenter each exec the next), so a
+        signal to it reaches the command."""
+        script = 'mount --bind "$0" /etc/hosts && ns=$1 && shift && exec nsenter --net="$ns" -- "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
+                str(self.hosts_file), self.path, *map(str, argv)]
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, timeout=30)
+
+    def __enter__(self) -> "GenaiNetns":
+        return self.create()
+
+    def __exit__(self, *exc) -> None:
+        self.delete()
+
+
+def start_genai_mock(cert_dir: Path, port: Optional[int] = None,
+                     service_name: Optional[str] = "genai-mock",
+                     netns: Optional[GenaiNetns] = None, **kw) -> Fixture:
+    """mock_provider.js on 127.0.0.1:`port` (in `netns`: its loopback, port 443 by
+    default). genai_served(fixture) lists the requests it answered."""
+    port = port or (443 if netns else free_port())
+    cert_dir = Path(cert_dir)
+    argv = [NODE, str(GENAI / "mock_provider.js"), str(port), "--cert",
+            str(cert_dir / "cert.pem"), "--key", str(cert_dir / "key.pem")]
+    if netns is not None:
+        argv = netns.wrap(argv)
+    return start_fixture(argv, port, service_name=service_name,
+                         name="genai_mock_netns" if netns else "genai_mock", **kw)
+
+
+def genai_served(mock: Fixture) -> list[dict]:
+    """The requests the mock has answered so far (its {"served": ...} lines)."""
+    out = []
+    for line in list(mock._lines):
+        if line.startswith('{"served"'):
+            out.append(_json.loads(line)["served"])
+    return out
+
+
+def run_genai_sdk(plan: Sequence[Mapping], cert_dir: Path, *, base_url: Optional[str] = None,
+                  netns: Optional[GenaiNetns] = None, service_name: Optional[str] = None,
+                  delay: float = 1.5, check: bool = True, timeout: float = 120.0) -> dict:
+    """sdk_client.js: the official SDKs make the calls of `plan` against the mock,
+    through `base_url`, or (with `netns`) under the providers' real host names.
+    Returns its JSON summary; with `check`, raises unless every call came out as
+    expected (exit 0)."""
+    if (base_url is None) == (netns is None):
+        raise ValueError("give one of base_url and netns")
+    argv = [NODE, str(GENAI / "sdk_client.js")]
+    argv += ["--real-hosts"] if netns else ["--base-url", base_url]
+    argv += ["--plan", _json.dumps(list(plan)), "--delay", str(delay)]
+    if netns is not None:
+        argv = netns.wrap(argv)
+    env = {"NODE_EXTRA_CA_CERTS": str(Path(cert_dir) / "cert.pem")}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          env=client_env(service_name, env), stdin=subprocess.DEVNULL)
+    lines = proc.stdout.strip().splitlines()
+    if (check and proc.returncode != 0) or not lines:
+        raise RuntimeError(f"sdk_client exited {proc.returncode}\nstdout: {proc.stdout}\n"
+                           f"stderr: {proc.stderr[-3000:]}")
+    return _json.loads(lines[-1])
+
+
+def run_genai_raw(base_url: str, cert_dir: Path, plan: Sequence[Mapping],
+                  service_name: Optional[str] = None, delay: float = 0.0) -> dict:
+    """raw_client.py (Debian python3, system libssl): the requests of `plan` on one
+    keep-alive connection; its JSON summary. Raises unless every response was
+    complete with its expected status."""
+    argv = [PYTHON, str(GENAI / "raw_client.py"), base_url, "--cafile",
+            str(Path(cert_dir) / "cert.pem"), "--plan", _json.dumps(list(plan)),
+            "--delay", str(delay)]
+    return _run_json_client(argv, service_name)
