@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_deps=(
   cmake make g++ clang llvm pkg-config
-  libbpf-dev bpftool libelf-dev libcapstone-dev zlib1g-dev
+  libbpf-dev bpftool libelf-dev libcapstone-dev zlib1g-dev libbrotli-dev libzstd-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
