@@ -70,6 +70,11 @@ std::optional<std::string> Validate(const Options& o) {
       return "--exe: invalid regular expression '" + o.exe_regex + "': " + e.what();
     }
   }
+  for (const auto& h : o.openai_compatible_hosts) {
+    if (h.empty() || h.find_first_of(" /\t") != std::string::npos) {
+      return "--openai-compatible-host: '" + h + "' is not a host or host:port";
+    }
+  }
   if (!o.pricing_file.empty()) {
     std::string error;
     if (!genai::PricingTable::WithOverrides(o.pricing_file, &error)) {
@@ -133,6 +138,10 @@ ParseResult Parse(int argc, const char* const* argv) {
   app.add_option("--pricing-file", o.pricing_file, "AI API price table laid over the embedded "
                  "one: sightline's JSON format or LiteLLM's model_prices_and_context_window.json")
       ->envname("SIGHTLINE_PRICING_FILE");
+  app.add_option("--openai-compatible-host", o.openai_compatible_hosts,
+                 "Host (or host:port) serving an OpenAI-compatible API, e.g. a local vLLM or "
+                 "Ollama: its calls are accounted as AI calls (repeatable)")
+      ->envname("SIGHTLINE_OPENAI_COMPATIBLE_HOSTS")->delimiter(',');
 
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
   PricingQuery& q = r.pricing;

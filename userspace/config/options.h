@@ -36,6 +36,7 @@ struct Options {
 
   // AI API accounting: a price table laid over the embedded one ("" = embedded only).
   std::string pricing_file;
+  std::vector<std::string> openai_compatible_hosts;  // host or host:port serving OpenAI's API
 };
 
 enum class Command { kRun, kCheck, kPricing, kVersion, kExit };

@@ -18,7 +18,10 @@
 #include "bpf/tls_probe.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
+#include "genai/accountant.h"
+#include "genai/pricing.h"
 #include "metrics/endpoint.h"
+#include "metrics/genai_metrics.h"
 #include "metrics/http_metrics.h"
 #include "metrics/process_collector.h"
 #include "metrics/route.h"
@@ -31,8 +34,21 @@ namespace sightline::daemon {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reload.store(true); }
+
+// The embedded price table, with --pricing-file laid over it.
+std::shared_ptr<const genai::PricingTable> LoadPricing(const config::Options& o,
+                                                       std::string* error) {
+  if (o.pricing_file.empty()) {
+    return std::make_shared<const genai::PricingTable>(genai::PricingTable::Embedded());
+  }
+  auto table = genai::PricingTable::WithOverrides(o.pricing_file, error);
+  if (!table) return nullptr;
+  return std::make_shared<const genai::PricingTable>(std::move(*table));
+}
 
 uint64_t MonotonicNs() {
   timespec ts;
@@ -52,12 +68,12 @@ conn::TrackerLimits TrackerLimitsFrom(const config::Options& o) {
 // the kernel cannot evaluate itself.
 class Pipeline {
  public:
-  Pipeline(const config::Options& o, metrics::SelfMetrics& self, metrics::HttpMetrics& http,
+  Pipeline(const config::Options& o, metrics::SelfMetrics& self, conn::TransactionSink& sink,
            process::ProcessTable& processes)
       : self_(self),
         processes_(processes),
         filter_exe_(!o.exe_regex.empty()),
-        tracker_(TrackerLimitsFrom(o), http) {}
+        tracker_(TrackerLimitsFrom(o), sink) {}
 
   void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
   void set_tls(tls::Manager* tls) { tls_ = tls; }
@@ -136,7 +152,18 @@ int RunDaemon(const config::Options& o) {
   process::ProcessTable processes("/proc", o.exe_regex);
   metrics::RouteNormalizer routes(o.route_patterns);
   metrics::HttpMetrics http(*registry, processes, routes, o.series_budget, MonotonicNs);
-  Pipeline pipeline(o, self, http, processes);
+  std::string pricing_error;
+  auto pricing = LoadPricing(o, &pricing_error);
+  if (!pricing) {
+    spdlog::error("--pricing-file: {}", pricing_error);
+    return 2;
+  }
+  metrics::GenAiMetrics genai_metrics(*registry, http.dropped_family(), processes,
+                                      o.series_budget, pricing, MonotonicNs);
+  genai::AccountantOptions ao;
+  ao.detect.openai_compatible_hosts = o.openai_compatible_hosts;
+  genai::Accountant accountant(ao, http, genai_metrics);
+  Pipeline pipeline(o, self, accountant, processes);
 
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
@@ -216,6 +243,9 @@ int RunDaemon(const config::Options& o) {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup = {};
+  hup.sa_handler = OnHangup;
+  sigaction(SIGHUP, &hup, nullptr);
 
   uint64_t last_sweep = MonotonicNs();
   while (!g_stop.load()) {
@@ -226,9 +256,21 @@ int RunDaemon(const config::Options& o) {
     }
     uint64_t now = MonotonicNs();
     if (tls_manager) tls_manager->Tick(now);
+    if (g_reload.exchange(false)) {
+      // A bad file keeps the table in use: the daemon goes on pricing.
+      std::string error;
+      if (auto table = LoadPricing(o, &error)) {
+        genai_metrics.SetPricing(std::move(table));
+        spdlog::info("price table reloaded{}",
+                     o.pricing_file.empty() ? "" : " with " + o.pricing_file);
+      } else {
+        spdlog::error("price table not reloaded, the previous one stays: {}", error);
+      }
+    }
     if (now - last_sweep >= 1'000'000'000ull) {
       pipeline.Sweep(now);
       self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
+      self.UpdateGenAi(accountant.stats(), accountant.in_flight());
       if (tls_probe) {
         self.UpdateTlsKernel(tls_probe->ReadCounters(), tls_probe->ReadProgramStats());
         self.UpdateTlsVisibility(tls_manager->Summary());

@@ -29,6 +29,9 @@ class HttpMetrics : public conn::TransactionSink {
   void OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) override;
   void OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) override;
 
+  // sightline_series_dropped_total, shared with the other budgeted families.
+  prometheus::Family<prometheus::Counter>& dropped_family() { return dropped_; }
+
  private:
   // The three histograms of one label set, looked up once and then found
   // by a flat string key: building and hashing label maps per request cost

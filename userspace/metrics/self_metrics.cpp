@@ -29,7 +29,10 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
       tls_processes_(BuildGauge().Name("sightline_tls_processes").Help("Live processes using a TLS library, by library and whether their plaintext is visible").Register(r)),
       tls_binaries_(BuildGauge().Name("sightline_tls_binaries_attached").Help("Binary files (libraries, executables) with TLS probes attached").Register(r)),
       tls_connections_(BuildCounter().Name("sightline_tls_connections_total").Help("TLS connections gone, by whether their plaintext was seen").Register(r)),
-      tls_attach_failures_(BuildCounter().Name("sightline_tls_attach_failures_total").Help("Binaries whose TLS probes could not be attached").Register(r)) {
+      tls_attach_failures_(BuildCounter().Name("sightline_tls_attach_failures_total").Help("Binaries whose TLS probes could not be attached").Register(r)),
+      genai_exchanges_(BuildCounter().Name("sightline_gen_ai_exchanges_total").Help("HTTP exchanges recognised as AI API calls: followed, or shed (too many in flight)").Register(r)),
+      genai_body_errors_(BuildCounter().Name("sightline_gen_ai_body_errors_total").Help("AI API bodies not read in full: content_coding (undecodable), body_gap (bytes not captured)").Register(r)),
+      genai_in_flight_(BuildGauge().Name("sightline_gen_ai_exchanges_in_flight").Help("AI API calls being followed now").Register(r)) {
   build_info_.Add({{"version", kVersion}, {"revision", kRevision}}).Set(1);
   event_counters_[0] = &events_.Add({{"type", "conn_open"}});
   event_counters_[1] = &events_.Add({{"type", "conn_close"}});
@@ -164,6 +167,19 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   Mirrored(connections_, {{"event", "http2"}}, http2_kernel_ + http2_tls_);
   tracked_.Add({}).Set(double(tracked));
   buffered_.Add({}).Set(double(buffered));
+}
+
+}  // namespace sightline::metrics
+
+namespace sightline::metrics {
+
+void SelfMetrics::UpdateGenAi(const genai::AccountantStats& s, size_t in_flight) {
+  Mirrored(genai_exchanges_, {{"event", "followed"}}, s.followed);
+  Mirrored(genai_exchanges_, {{"event", "shed"}}, s.shed);
+  Mirrored(genai_body_errors_, {{"reason", "content_coding"}}, s.decode_errors);
+  Mirrored(genai_body_errors_, {{"reason", "body_gap"}}, s.body_gaps);
+  Mirrored(truncated_bytes_, {{"probe", "gen_ai"}, {"reason", "body_limit"}}, s.truncated_bytes);
+  genai_in_flight_.Add({}).Set(double(in_flight));
 }
 
 }  // namespace sightline::metrics

@@ -17,6 +17,7 @@
 #include "bpf/tls_probe.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
+#include "genai/accountant.h"
 #include "tls/tls_manager.h"
 
 namespace sightline::metrics {
@@ -37,6 +38,7 @@ class SelfMetrics {
                        const std::vector<bpf::ProgramStats>& programs);
   void UpdateTlsVisibility(const tls::ManagerSummary& summary);
   void UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered_bytes);
+  void UpdateGenAi(const genai::AccountantStats& s, size_t in_flight);
 
  private:
   // A counter that mirrors a cumulative value read from elsewhere.
@@ -78,6 +80,9 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>& tls_binaries_;
   prometheus::Family<prometheus::Counter>& tls_connections_;
   prometheus::Family<prometheus::Counter>& tls_attach_failures_;
+  prometheus::Family<prometheus::Counter>& genai_exchanges_;
+  prometheus::Family<prometheus::Counter>& genai_body_errors_;
+  prometheus::Family<prometheus::Gauge>& genai_in_flight_;
   uint64_t http2_kernel_ = 0;  // connections_total{event="http2"} sums two sources
   uint64_t http2_tls_ = 0;
 
