@@ -798,9 +798,12 @@ def genai_served(mock: Fixture) -> list[dict]:
 
 def run_genai_sdk(plan: Sequence[Mapping], cert_dir: Path, *, base_url: Optional[str] = None,
                   netns: Optional[GenaiNetns] = None, service_name: Optional[str] = None,
-                  delay: float = 1.5, check: bool = True, timeout: float = 120.0) -> dict:
+                  delay: float = 1.5, warmup: bool = True, check: bool = True,
+                  timeout: float = 120.0) -> dict:
     """sdk_client.js: the official SDKs make the calls of `plan` against the mock,
-    through `base_url`, or (with `netns`) under the providers' real host names.
+    through `base_url`, or (with `netns`) under the providers' real host names,
+    after `delay` seconds and (with `warmup`) a stream from the mock's non-AI
+    warm-up route, so the first timed call does not carry node's cold start.
     Returns its JSON summary; with `check`, raises unless every call came out as
     expected (exit 0)."""
     if (base_url is None) == (netns is None):
@@ -808,6 +811,8 @@ def run_genai_sdk(plan: Sequence[Mapping], cert_dir: Path, *, base_url: Optional
     argv = [NODE, str(GENAI / "sdk_client.js")]
     argv += ["--real-hosts"] if netns else ["--base-url", base_url]
     argv += ["--plan", _json.dumps(list(plan)), "--delay", str(delay)]
+    if warmup:
+        argv.append("--warmup")
     if netns is not None:
         argv = netns.wrap(argv)
     env = {"NODE_EXTRA_CA_CERTS": str(Path(cert_dir) / "cert.pem")}

@@ -439,6 +439,13 @@ def env(tmp_path_factory, genai_sdks, genai_cert):
         assert all(c == 0 for c in codes), f"a mock exited with {codes}"
 
 
+@pytest.fixture
+def service(service_name) -> str:
+    """This test's service name, made unique to this run too: two runs on one
+    machine (each daemon follows port 443, in every namespace) must not mix."""
+    return f"{service_name}-{os.getpid()}"
+
+
 # ---------------------------------------------------------------------------
 # The fixtures themselves, without the daemon
 
@@ -728,7 +735,7 @@ CURL_OPS = [
 # The daemon: the official SDKs through a base URL
 
 
-def test_openai_sdk(env, service_name):
+def test_openai_sdk(env, service):
     """Chat (JSON and stream with include_usage), Responses (JSON and stream with
     reasoning), embeddings, and one call through localhost: models, tokens per
     type (input includes cached), cost from the snapshot's base model, time to
@@ -743,24 +750,24 @@ def test_openai_sdk(env, service_name):
         sdk("openai.embeddings", "text-embedding-3-small", "text-embedding-3-small",
             usage(42, 0)),
     ]
-    env.sdk([c for c, _ in rows], service_name, base_url=env.openai_url)
+    env.sdk([c for c, _ in rows], service, base_url=env.openai_url)
     local = [sdk("openai.chat", "o3", "o3-2025-04-16", usage(900, 700, cache_read=512,
                                                              reasoning=600))]
-    env.sdk([c for c, _ in local], service_name, base_url=env.openai_localhost_url)
-    expect_genai(env, service_name, [op for _, op in rows + local])
+    env.sdk([c for c, _ in local], service, base_url=env.openai_localhost_url)
+    expect_genai(env, service, [op for _, op in rows + local])
 
 
-def test_openai_stream_without_usage(env, service_name):
+def test_openai_stream_without_usage(env, service):
     """A chat stream without stream_options.include_usage has no usage on the wire:
     the call is counted (duration, time to first chunk) and its tokens are unknown,
     never zeros, never priced."""
     rows = [sdk("openai.chat_stream", "gpt-4.1", "gpt-4.1-2025-04-14", usage(10, 3),
                 delay_ms=80, include_usage=False)]
-    env.sdk([c for c, _ in rows], service_name, base_url=env.openai_url)
-    expect_genai(env, service_name, [op for _, op in rows])
+    env.sdk([c for c, _ in rows], service, base_url=env.openai_url)
+    expect_genai(env, service, [op for _, op in rows])
 
 
-def test_anthropic_sdk(env, service_name):
+def test_anthropic_sdk(env, service):
     """Messages (JSON, and a stream whose message_start holds input and cache counts
     and whose two message_delta events carry cumulative output): input is the sum
     of the three input fields, cache-write tokens priced at the write price,
@@ -772,11 +779,11 @@ def test_anthropic_sdk(env, service_name):
             usage(1000, 90, cache_read=600, cache_creation=100, reasoning=30), delay_ms=200,
             scenario={"message_deltas": 2}),
     ]
-    env.sdk([c for c, _ in rows], service_name)
-    expect_genai(env, service_name, [op for _, op in rows])
+    env.sdk([c for c, _ in rows], service)
+    expect_genai(env, service, [op for _, op in rows])
 
 
-def test_gemini_sdk(env, service_name):
+def test_gemini_sdk(env, service):
     """generateContent and streamGenerateContent (SSE with CRLF separators, usage in
     every chunk, final in the last): output includes thoughts, reasoning is the
     thoughts, cached content is cache_read; Gemini 2.5 Pro above 200k prompt
@@ -788,11 +795,11 @@ def test_gemini_sdk(env, service_name):
             delay_ms=120),
         sdk("gemini.generate", "gemini-2.5-pro", "gemini-2.5-pro", usage(250_000, 1000)),
     ]
-    env.sdk([c for c, _ in rows], service_name)
-    expect_genai(env, service_name, [op for _, op in rows])
+    env.sdk([c for c, _ in rows], service)
+    expect_genai(env, service, [op for _, op in rows])
 
 
-def test_azure_sdk(env, service_name):
+def test_azure_sdk(env, service):
     """AzureOpenAI (api-key header, /openai/deployments/{d}/...?api-version=): the
     provider is azure.ai.openai and the response model prices the call; the
     stream's empty content-filter chunk is not its first chunk."""
@@ -802,11 +809,11 @@ def test_azure_sdk(env, service_name):
         sdk("azure.chat_stream", "gpt-4o", "gpt-4o-2024-11-20", usage(500, 30), delay_ms=90,
             deployment="gpt-4o"),
     ]
-    env.sdk([c for c, _ in rows], service_name)
-    expect_genai(env, service_name, [op for _, op in rows])
+    env.sdk([c for c, _ in rows], service)
+    expect_genai(env, service, [op for _, op in rows])
 
 
-def test_pricing_snapshots_and_unpriced(env, service_name):
+def test_pricing_snapshots_and_unpriced(env, service):
     """gpt-4o-2024-05-13 has its own price; claude-opus-4-1-20250805 falls back to
     claude-opus-4-1; a model missing from the table is counted as unpriced (with
     its tokens) and costs nothing."""
@@ -815,30 +822,30 @@ def test_pricing_snapshots_and_unpriced(env, service_name):
         sdk("openai.chat", "sightline-unpriced-model", "sightline-unpriced-model-2026-01-01",
             usage(321, 123)),
     ]
-    env.sdk([c for c, _ in rows], service_name, base_url=env.openai_url)
+    env.sdk([c for c, _ in rows], service, base_url=env.openai_url)
     opus = [sdk("anthropic.messages", "claude-opus-4-1", "claude-opus-4-1-20250805",
                 usage(5000, 400, cache_read=3000, cache_creation=1000))]
-    env.sdk([c for c, _ in opus], service_name)
+    env.sdk([c for c, _ in opus], service)
     ops = [op for _, op in rows + opus]
     assert price_of("sightline-unpriced-model-2026-01-01", "sightline-unpriced-model", 321) is None
-    expect_genai(env, service_name, ops)
+    expect_genai(env, service, ops)
 
 
-def test_errors_and_retries(env, service_name):
+def test_errors_and_retries(env, service):
     """OpenAI 429 twice then 200: two rate_limit_exceeded attempts, one success with
     its tokens, two retries (x-stainless-retry-count 1 and 2). Anthropic 529 on
     every attempt: three overloaded_error, two retries, no tokens. Gemini 429
     (its SDK does not retry): one RESOURCE_EXHAUSTED, no retry."""
     ok_call, ok_op = sdk("openai.chat", "gpt-4o", "gpt-4o-2024-08-06", usage(100, 10),
-                         scenario={"id": f"{service_name}-429",
+                         scenario={"id": f"{service}-429",
                                    "error": {"status": 429, "fail_first": 2}})
-    env.sdk([ok_call], service_name, base_url=env.openai_url)
+    env.sdk([ok_call], service, base_url=env.openai_url)
     env.sdk([
         {"op": "anthropic.messages", "model": "claude-sonnet-4-5", "expect": "error",
-         "scenario": {"id": f"{service_name}-529", "error": {"status": 529}}},
+         "scenario": {"id": f"{service}-529", "error": {"status": 529}}},
         {"op": "gemini.generate", "model": "gemini-2.5-flash", "expect": "error",
          "scenario": {"error": {"status": 429}}},
-    ], service_name)
+    ], service)
     ops = [
         ok_op,
         Op("openai", "chat", "gpt-4o", "", error_type="rate_limit_exceeded", count=2),
@@ -846,37 +853,37 @@ def test_errors_and_retries(env, service_name):
         Op("gcp.gemini", "generate_content", "gemini-2.5-flash", "",
            error_type="RESOURCE_EXHAUSTED"),
     ]
-    expect_genai(env, service_name, ops,
+    expect_genai(env, service, ops,
                  retries={("openai", "chat"): 2, ("anthropic", "chat"): 2})
     served = genai_served(env.openai_mock)
     assert [(s["status"], s["retry_count"]) for s in served
-            if s["scenario"] == f"{service_name}-429"] == [(429, "0"), (429, "1"), (200, "2")]
+            if s["scenario"] == f"{service}-429"] == [(429, "0"), (429, "1"), (200, "2")]
 
 
-def test_error_inside_a_stream(env, service_name):
+def test_error_inside_a_stream(env, service):
     """An Anthropic stream answered 200 that breaks off with event: error
     (overloaded_error) is an operation with that error type."""
     env.sdk([{"op": "anthropic.messages_stream", "model": "claude-haiku-4-5", "expect": "error",
               "scenario": {"model": "claude-haiku-4-5-20251001", "stream_error": True}}],
-            service_name)
-    expect_genai(env, service_name,
+            service)
+    expect_genai(env, service,
                  [Op("anthropic", "chat", "claude-haiku-4-5", "", error_type="overloaded_error")],
                  only=("duration",))
 
 
-def test_rate_limit_headroom(env, service_name):
+def test_rate_limit_headroom(env, service):
     """The remaining requests and tokens in the last response's rate-limit headers,
     per provider: x-ratelimit-remaining-* (OpenAI), anthropic-ratelimit-*-remaining
     (requests, tokens, input and output tokens)."""
     rows = [sdk("openai.chat", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", usage(20, 2),
                 scenario={"ratelimit": {"requests": 4321, "tokens": 65432}})]
-    env.sdk([c for c, _ in rows], service_name, base_url=env.openai_url)
+    env.sdk([c for c, _ in rows], service, base_url=env.openai_url)
     more = [sdk("anthropic.messages", "claude-haiku-4-5", "claude-haiku-4-5-20251001",
                 usage(30, 3), scenario={"ratelimit": {"requests": 49, "tokens": 7000,
                                                       "input_tokens": 5000,
                                                       "output_tokens": 2000}})]
-    env.sdk([c for c, _ in more], service_name)
-    expect_genai(env, service_name, [op for _, op in rows + more], ratelimit={
+    env.sdk([c for c, _ in more], service)
+    expect_genai(env, service, [op for _, op in rows + more], ratelimit={
         ("openai", "requests"): 4321, ("openai", "tokens"): 65432,
         ("anthropic", "requests"): 49, ("anthropic", "tokens"): 7000,
         ("anthropic", "input_tokens"): 5000, ("anthropic", "output_tokens"): 2000,
@@ -887,36 +894,36 @@ def test_rate_limit_headroom(env, service_name):
 # Raw clients: compression and framing
 
 
-def test_raw_compressed_and_chunked(env, service_name):
+def test_raw_compressed_and_chunked(env, service):
     """http.client (libssl.so.3) with Accept-Encoding gzip, br, deflate or none:
     JSON answers gzip+chunked, br+length, deflate+length, plain+chunked; SSE
     answers gzip and br flushed per event (OpenAI, Anthropic, Gemini). Every one
     is de-chunked, decompressed and booked exactly."""
     raw = harness.run_genai_raw(env.openai_url, env.cert, RAW_OPENAI_PLAN,
-                                service_name=service_name)
+                                service_name=service)
     raw2 = harness.run_genai_raw(env.other_url, env.cert, RAW_OTHER_PLAN,
-                                 service_name=service_name)
+                                 service_name=service)
     _check_raw(raw["responses"] + raw2["responses"], RAW_OPENAI_PLAN + RAW_OTHER_PLAN)
-    expect_genai(env, service_name, RAW_OPS)
+    expect_genai(env, service, RAW_OPS)
 
 
-def test_curl_compressed(env, service_name):
+def test_curl_compressed(env, service):
     """curl --compressed: OpenAI JSON in br (Accept-Encoding: br), Anthropic SSE in
     gzip; both booked exactly."""
     cases = _curl_cases(env.openai_url, env.cert)[:1] + _curl_cases(env.other_url, env.cert)[1:]
     for argv, encoding in cases:
         proc = subprocess.run(argv + ["-D", "-"], capture_output=True, text=True, timeout=30,
-                              env=harness.client_env(service_name))
+                              env=harness.client_env(service))
         assert proc.returncode == 0, proc.stderr
         assert f"content-encoding: {encoding}" in proc.stdout.lower(), proc.stdout[:600]
-    expect_genai(env, service_name, CURL_OPS)
+    expect_genai(env, service, CURL_OPS)
 
 
 # ---------------------------------------------------------------------------
 # The daemon: the official SDKs under the providers' real host names
 
 
-def test_sdks_under_real_host_names(env, service_name):
+def test_sdks_under_real_host_names(env, service):
     """In a network namespace where api.openai.com, api.anthropic.com,
     generativelanguage.googleapis.com and sightline-test.openai.azure.com are the
     mock on port 443: providers are recognised by host name alone (no flag), with
@@ -933,7 +940,7 @@ def test_sdks_under_real_host_names(env, service_name):
             deployment="gpt-4o-mini"),
     ]
     before = len(genai_served(env.netns_mock))
-    env.sdk([c for c, _ in rows], service_name, real_hosts=True)
+    env.sdk([c for c, _ in rows], service, real_hosts=True)
     hosts = {s["host"] for s in genai_served(env.netns_mock)[before:]}
     assert hosts == set(harness.GENAI_HOSTS), hosts
-    expect_genai(env, service_name, [op for _, op in rows])
+    expect_genai(env, service, [op for _, op in rows])
