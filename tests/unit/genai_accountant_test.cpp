@@ -46,13 +46,16 @@ std::string Gzip(std::string_view in) {
   return out;
 }
 
+// One chunk of a chunked body.
+std::string Chunk(std::string_view piece) {
+  char size[32];
+  snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+  return size + std::string(piece) + "\r\n";
+}
+
 std::string Chunked(const std::vector<std::string>& pieces) {
   std::string out;
-  char size[32];
-  for (const auto& p : pieces) {
-    snprintf(size, sizeof(size), "%zx\r\n", p.size());
-    out += size + p + "\r\n";
-  }
+  for (const auto& p : pieces) out += Chunk(p);
   return out + "0\r\n\r\n";
 }
 
@@ -157,16 +160,7 @@ TEST(GenAiAccountant, AnthropicStreamTimeToFirstChunk) {
          "Transfer-Encoding: chunked\r\n\r\n",
          2000);
   uint64_t ts = 3000;
-  for (const auto& e : events)
-    h.Send(
-        Direction::kIngress,
-        Chunked({e}).substr(0, 0) +
-            [&] {
-              char size[32];
-              snprintf(size, sizeof(size), "%zx\r\n", e.size());
-              return std::string(size) + e + "\r\n";
-            }(),
-        ts += 1000);
+  for (const auto& e : events) h.Send(Direction::kIngress, Chunk(e), ts += 1000);
   h.Send(Direction::kIngress, "0\r\n\r\n", ts += 1000);
   ASSERT_EQ(h.calls.calls.size(), 1u);
   const genai::Call& c = h.calls.calls[0];
