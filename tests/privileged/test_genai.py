@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from collections import defaultdict
@@ -944,3 +945,100 @@ def test_sdks_under_real_host_names(env, service):
     hosts = {s["host"] for s in genai_served(env.netns_mock)[before:]}
     assert hosts == set(harness.GENAI_HOSTS), hosts
     expect_genai(env, service, [op for _, op in rows])
+
+
+# ---------------------------------------------------------------------------
+# The daemon: the price table reloaded on SIGHUP
+
+RELOAD_MODEL = "sightline-reload-model"  # in no embedded table: priced by the file alone
+RELOAD_TOKENS = usage(1000, 500)
+
+
+def _write_reload_prices(path: Path, input_price: float, output_price: float) -> None:
+    path.write_text(json.dumps({"models": {RELOAD_MODEL: {
+        "provider": "openai", "input": input_price, "output": output_price}}}))
+
+
+def _reload_cost(input_price: float, output_price: float) -> float:
+    return cost_usd(RELOAD_TOKENS, (input_price, None, None, output_price))
+
+
+def test_pricing_file_reloaded_on_sighup(tmp_path, genai_sdks, genai_cert, service):
+    """A daemon of the test's own with --pricing-file pricing a model the embedded
+    table lacks (input 1, output 2 per 1M): a call costs exactly that. The file
+    rewritten (3 and 4) and SIGHUP: "price table reloaded", and the next identical
+    call costs the new prices. Malformed JSON and SIGHUP: "price table not
+    reloaded", the daemon stays healthy and the next call is still priced at 3
+    and 4. No call is ever counted as unpriced."""
+    _need_root_and_daemon()
+    unpriced = subprocess.run([str(harness.daemon_binary()), "pricing", RELOAD_MODEL,
+                               "--input", "1000", "--output", "500"],
+                              capture_output=True, text=True, timeout=30)
+    assert unpriced.returncode == 1, f"{RELOAD_MODEL} has an embedded price:\n{unpriced.stdout}"
+    prices = tmp_path / "prices.json"
+    _write_reload_prices(prices, 1.0, 2.0)
+    port = harness.free_port()
+    url = f"https://127.0.0.1:{port}"
+    call, _ = sdk("openai.chat", RELOAD_MODEL, RELOAD_MODEL, RELOAD_TOKENS)
+    daemon = harness.start_daemon("--ports", str(port),
+                                  "--openai-compatible-host", f"127.0.0.1:{port}",
+                                  "--pricing-file", str(prices))
+    mock = None
+    try:
+        mock = harness.start_genai_mock(genai_cert, port=port, service_name=MOCK_SERVICE)
+        calls = 0
+        cost = 0.0
+
+        def booked(want_cost: float) -> tuple[float, float, float]:
+            m = daemon.metrics()
+            got = (m.count(DURATION, service_name=service),
+                   m.total(COST, service_name=service), m.total(UNPRICED, service_name=service))
+            return got if got[0] == calls and abs(got[1] - want_cost) <= 1e-9 else None
+
+        def one_call(input_price: float, output_price: float, stage: str) -> None:
+            nonlocal calls, cost
+            summary = harness.run_genai_sdk([call], genai_cert, base_url=url,
+                                            service_name=service, check=False)
+            assert summary["ok"], json.dumps(summary, indent=1)
+            calls += 1
+            want = cost + _reload_cost(input_price, output_price)
+            try:
+                harness.wait_for(lambda: booked(want), timeout=20, message=f"{stage} cost")
+            except TimeoutError:
+                raise AssertionError(
+                    f"{stage}: want {calls} call(s) costing {want!r} USD in total (+"
+                    f"{want - cost!r} at {input_price}/{output_price})\n"
+                    + genai_diagnostics(daemon, (service, MOCK_SERVICE))) from None
+            time.sleep(1.0)
+            got = booked(want)
+            assert got is not None, f"{stage}: changed after it matched\n" + genai_diagnostics(
+                daemon, (service, MOCK_SERVICE))
+            assert got[2] == 0, f"{stage}: {got[2]} unpriced operation(s)"
+            cost = want
+
+        def hangup(phrase: str) -> None:
+            seen = daemon.stderr_text().count(phrase)
+            daemon.proc.send_signal(signal.SIGHUP)
+            try:
+                harness.wait_for(lambda: daemon.stderr_text().count(phrase) > seen, timeout=10,
+                                 message=f"log {phrase!r}")
+            except TimeoutError:
+                raise AssertionError(f"no {phrase!r} after SIGHUP:\n"
+                                     f"{daemon.stderr_text()[-3000:]}") from None
+            assert daemon.alive(), daemon.stderr_text()[-3000:]
+            assert daemon.healthz() == 200
+
+        one_call(1.0, 2.0, "first prices")
+        _write_reload_prices(prices, 3.0, 4.0)
+        hangup("price table reloaded")
+        one_call(3.0, 4.0, "after the reload")
+        prices.write_text('{"models": {"' + RELOAD_MODEL + '": {"provider": "openai", "input": ')
+        hangup("price table not reloaded")
+        one_call(3.0, 4.0, "after the failed reload")
+        assert abs(cost - (0.002 + 0.005 + 0.005)) <= 1e-9
+        assert daemon.total(UNPRICED, service_name=service) == 0
+    finally:
+        mock_code = mock.stop() if mock else 0
+        code = daemon.stop()
+        assert code == 0, f"daemon exited with {code}:\n{daemon.stderr_text()[-3000:]}"
+        assert mock_code == 0, f"the mock exited with {mock_code}"
