@@ -71,9 +71,11 @@ GENAI_METRICS = (DURATION, TOKEN_USAGE, TOKENS, COST, TTFC, UNKNOWN, UNPRICED, R
 
 MOCK_SERVICE = "genai-mock"
 TOKEN_TYPES = ("input", "output", "cache_read", "cache_creation", "reasoning")
-# Time to first chunk: at least the programmed delay, at most this much more.
+# Time to first chunk: within 20 ms of the programmed delay, either way. The
+# mock's timer can fire a little early: Node starts it from the event loop's
+# cached clock, which lags when the request head is handled late in a loop turn.
 TTFC_SLACK = 0.020
-TTFC_EARLY = 0.001  # timer granularity
+TTFC_EARLY = 0.020
 
 # ---------------------------------------------------------------------------
 # Prices (GENAI.md), USD per 1M tokens: (input, cache read, cache write, output).
@@ -281,7 +283,7 @@ def compare(want: dict, got: dict, only: Optional[tuple] = None,
         for key, delay in want["ttfc_delay"].items():
             mean = got["ttfc_mean"].get(key)
             if mean is None or not (delay - TTFC_EARLY <= mean <= delay + TTFC_SLACK):
-                bad[key] = (mean, f"{delay:.3f} .. {delay + TTFC_SLACK:.3f} s")
+                bad[key] = (mean, f"{delay - TTFC_EARLY:.3f} .. {delay + TTFC_SLACK:.3f} s")
         if bad:
             misses["ttfc_mean"] = (bad, "within the window")
     if ratelimit is not None and got["ratelimit"] != ratelimit:
