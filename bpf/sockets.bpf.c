@@ -177,7 +177,7 @@ static __always_inline struct fd_state *track_fd(__u64 pid_tgid, __u32 fd, __u8 
 			st.kind = FD_IGNORED;
 		} else if ((deny_ports && port_listed(&port_deny, &ep)) ||
 			   (filter_ports && !port_listed(&port_allow, &ep))) {
-			st.kind = FD_IGNORED;
+			st.kind = FD_FILTERED;
 			count(SL_CNT_CONNS_FILTERED, 1);
 		} else {
 			st.kind = FD_TCP;
@@ -207,9 +207,14 @@ static __always_inline void bind_pending(__u64 pid_tgid, __u64 tls_id, __u32 fd,
 {
 	struct tls_key k = {.tls_id = tls_id, .tgid = pid_tgid >> 32};
 	struct tls_session *s = bpf_map_lookup_elem(&tls_sessions, &k);
-	if (!s || s->conn_id)
+	if (!s || s->conn_id || s->filtered)
 		return;
-	s->conn_id = st->conn_id;
+	/* A filtered socket: the session's plaintext is not wanted, and what
+	 * userspace holds of it goes (conn_id 0 says so). */
+	if (st->kind == FD_FILTERED)
+		s->filtered = 1;
+	else
+		s->conn_id = st->conn_id;
 	s->fd = fd;
 	struct sl_tls_bind_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -217,7 +222,7 @@ static __always_inline void bind_pending(__u64 pid_tgid, __u64 tls_id, __u32 fd,
 		return;
 	}
 	fill_header(&e->hdr, SL_EVENT_TLS_BIND, sizeof(*e), pid_tgid);
-	e->conn_id = st->conn_id;
+	e->conn_id = s->conn_id;
 	e->tls_id = tls_id;
 	e->fd = fd;
 	e->_pad = 0;
@@ -227,8 +232,10 @@ static __always_inline void bind_pending(__u64 pid_tgid, __u64 tls_id, __u32 fd,
 static __always_inline void note_tls_io(__u64 pid_tgid, __u32 fd, __u8 dir,
 					const struct fd_state *st)
 {
-	struct tls_thread *t = bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0,
-						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* Filtered sockets are not sniffed: only threads already doing TLS look. */
+	__u64 flags = st->kind == FD_FILTERED ? 0 : BPF_LOCAL_STORAGE_GET_F_CREATE;
+	struct tls_thread *t =
+		bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0, flags);
 	if (!t)
 		return;
 	if (t->call_tls) {
@@ -278,7 +285,14 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
 	if (!st)
 		st = track_fd(pid_tgid, a.fd, SL_ROLE_UNKNOWN);
-	if (!st || st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
+	if (!st)
+		return;
+	if (st->kind == FD_FILTERED) {
+		/* Its TLS plaintext must be known as unwanted, not as lost. */
+		note_tls_io(pid_tgid, a.fd, dir, st);
+		return;
+	}
+	if (st->kind != FD_TCP || st->protocol == SL_PROTO_OTHER)
 		return;
 
 	/* MSG_PEEK leaves the bytes for the next read: they classify the

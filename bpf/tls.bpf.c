@@ -162,6 +162,8 @@ static __always_inline bool bind_socket(struct tls_session *s, __u32 tgid, __u32
 	struct fd_state *fs = bpf_map_lookup_elem(&fds, &key);
 	if (!fs)
 		return true;
+	if (fs->kind == FD_FILTERED)
+		s->filtered = 1;
 	if (fs->kind != FD_TCP)
 		return false;
 	if (fs->conn_id == s->conn_id)
@@ -182,7 +184,7 @@ static __always_inline void on_plaintext(__u64 pid_tgid, __u64 tls_id, __u64 buf
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct tls_session *s = session_of(tgid, tls_id);
-	if (!s)
+	if (!s || s->filtered)
 		return;
 	/* A read served from a memory BIO: the ciphertext came in on the
 	 * socket this thread read last. */

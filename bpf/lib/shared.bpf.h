@@ -11,8 +11,9 @@
 #include "sightline/bpf/common.h"
 
 enum fd_kind {
-	FD_IGNORED = 0, /* not a TCP socket, or filtered: nothing to do */
+	FD_IGNORED = 0,  /* not a TCP socket, or a process not observed: nothing to do */
 	FD_TCP = 1,
+	FD_FILTERED = 2, /* a TCP socket left out by the port filters */
 };
 
 struct fd_state {
@@ -94,7 +95,8 @@ struct tls_session {
 	__u64 conn_id; /* 0 until its socket is known */
 	__u64 seq[2];  /* next plaintext offset per enum sl_direction */
 	__u32 fd;
-	__u32 _pad;
+	__u8 filtered; /* its socket is left out by the port filters: nothing is sent */
+	__u8 _pad[3];
 };
 
 struct {

@@ -191,6 +191,15 @@ void ConnectionTracker::OnTlsData(const decode::TlsData& e) {
 }
 
 void ConnectionTracker::OnTlsBind(const decode::TlsBind& e) {
+  if (e.conn_id == 0) {
+    // A port-filtered connection: unwanted, not lost.
+    if (auto it = unbound_.find({e.pid, e.tls_id}); it != unbound_.end()) {
+      stats_.tls_filtered_events += it->second.pieces.size();
+      unbound_bytes_ -= it->second.bytes;
+      unbound_.erase(it);
+    }
+    return;
+  }
   Connection& c = Find(e.conn_id, e.pid, e.fd, decode::Role::kUnknown, e.timestamp_ns);
   ReleaseUnbound({e.pid, e.tls_id}, c);
 }

@@ -71,6 +71,7 @@ struct TrackerStats {
   uint64_t http2_tls = 0;       // TLS connections whose plaintext opened with the HTTP/2 preface
   uint64_t tls_unbound_events = 0;  // plaintext never tied to a connection: dropped
   uint64_t tls_unbound_bytes = 0;
+  uint64_t tls_filtered_events = 0;  // plaintext of port-filtered connections, discarded
   StreamStats stream;
 };
 

@@ -30,6 +30,7 @@ SelfMetrics::SelfMetrics(prometheus::Registry& r)
       tls_binaries_(BuildGauge().Name("sightline_tls_binaries_attached").Help("Binary files (libraries, executables) with TLS probes attached").Register(r)),
       tls_connections_(BuildCounter().Name("sightline_tls_connections_total").Help("TLS connections gone, by whether their plaintext was seen").Register(r)),
       tls_attach_failures_(BuildCounter().Name("sightline_tls_attach_failures_total").Help("Binaries whose TLS probes could not be attached").Register(r)),
+      tls_filtered_(BuildCounter().Name("sightline_tls_plaintext_filtered_total").Help("TLS plaintext events discarded because their connection is left out by the port filters (wanted so, not lost)").Register(r)),
       genai_exchanges_(BuildCounter().Name("sightline_gen_ai_exchanges_total").Help("HTTP exchanges recognised as AI API calls: followed, or shed (too many in flight)").Register(r)),
       genai_body_errors_(BuildCounter().Name("sightline_gen_ai_body_errors_total").Help("AI API bodies not read in full: content_coding (undecodable), body_gap (bytes not captured)").Register(r)),
       genai_in_flight_(BuildGauge().Name("sightline_gen_ai_exchanges_in_flight").Help("AI API calls being followed now").Register(r)) {
@@ -162,6 +163,7 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   Mirrored(tls_connections_, {{"visibility", "plaintext"}}, s.tls_plaintext);
   Mirrored(tls_connections_, {{"visibility", "opaque"}}, s.tls_opaque);
   Mirrored(lost_, {{"probe", "tls"}, {"reason", "no_connection"}}, s.tls_unbound_events);
+  Mirrored(tls_filtered_, {}, s.tls_filtered_events);
   Mirrored(truncated_bytes_, {{"probe", "tls"}, {"reason", "no_connection"}}, s.tls_unbound_bytes);
   http2_tls_ = s.http2_tls;
   Mirrored(connections_, {{"event", "http2"}}, http2_kernel_ + http2_tls_);

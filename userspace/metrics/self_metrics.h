@@ -80,6 +80,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>& tls_binaries_;
   prometheus::Family<prometheus::Counter>& tls_connections_;
   prometheus::Family<prometheus::Counter>& tls_attach_failures_;
+  prometheus::Family<prometheus::Counter>& tls_filtered_;
   prometheus::Family<prometheus::Counter>& genai_exchanges_;
   prometheus::Family<prometheus::Counter>& genai_body_errors_;
   prometheus::Family<prometheus::Gauge>& genai_in_flight_;

@@ -33,7 +33,8 @@ struct sl_tls_data_event {
 
 /* SL_EVENT_TLS_BIND: plaintext already sent for tls_id with conn_id 0
  * belongs to this connection (its ciphertext went out after the call
- * returned, as with memory BIOs). */
+ * returned, as with memory BIOs). conn_id 0: the session's socket is left
+ * out by the port filters; what was sent of it is to be discarded. */
 struct sl_tls_bind_event {
 	struct sl_event_header hdr;
 	__u64 conn_id;
