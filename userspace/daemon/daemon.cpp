@@ -27,6 +27,7 @@
 #include "metrics/route.h"
 #include "metrics/self_metrics.h"
 #include "process/process_table.h"
+#include "resources/host_collector.h"
 #include "tls/tls_manager.h"
 #include "version.h"
 
@@ -148,6 +149,7 @@ int RunDaemon(const config::Options& o) {
   spdlog::info("sightline {} ({}) starting", kVersion, kRevision);
   auto registry = std::make_shared<prometheus::Registry>();
   auto process_collector = std::make_shared<metrics::ProcessCollector>();
+  auto host_collector = std::make_shared<resources::HostCollector>();
   metrics::SelfMetrics self(*registry);
   process::ProcessTable processes("/proc", o.exe_regex);
   metrics::RouteNormalizer routes(o.route_patterns);
@@ -168,9 +170,11 @@ int RunDaemon(const config::Options& o) {
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
   try {
-    endpoint = std::make_unique<metrics::HttpEndpoint>(
-        o.listen, std::vector<std::weak_ptr<prometheus::Collectable>>{registry, process_collector},
-        [&healthy] { return healthy.load(); });
+    endpoint =
+        std::make_unique<metrics::HttpEndpoint>(o.listen,
+                                                std::vector<std::weak_ptr<prometheus::Collectable>>{
+                                                    registry, process_collector, host_collector},
+                                                [&healthy] { return healthy.load(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
