@@ -1,10 +1,10 @@
 #include "genai/accountant.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "genai/decode.h"
 #include "genai/sse.h"
+#include "genai/text.h"
 
 namespace sightline::genai {
 namespace {
@@ -14,8 +14,7 @@ Headers Lowered(const std::vector<http1::Header>& in) {
   out.reserve(in.size());
   for (const auto& h : in) {
     std::string name = h.name;
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
+    std::transform(name.begin(), name.end(), name.begin(), text::ToLower);
     out.emplace_back(std::move(name), h.value);
   }
   return out;
@@ -30,10 +29,7 @@ std::string_view HeaderValue(const Headers& headers, std::string_view name) {
 
 bool IsEventStream(std::string_view content_type) {
   constexpr std::string_view kSse = "text/event-stream";
-  return content_type.size() >= kSse.size() &&
-         std::equal(kSse.begin(), kSse.end(), content_type.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
+  return text::EqualsIgnoreCase(content_type.substr(0, kSse.size()), kSse);
 }
 
 }  // namespace
