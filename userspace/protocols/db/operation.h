@@ -58,6 +58,13 @@ struct Operation {
   // enqueue onto this list.
   std::string queue_destination;
 
+  // Redis reads used as a cache (GET, GETEX, GETDEL, HGET, MGET, HMGET):
+  // true when the reply carried a value, false on nil (a miss); MGET/HMGET
+  // count per key in cache_hits/cache_misses. Unset for other commands.
+  std::optional<bool> cache_hit;
+  uint32_t cache_hits = 0;
+  uint32_t cache_misses = 0;
+
   bool answered = false;  // a complete reply was seen
   // Timestamps (CLOCK_MONOTONIC ns of the carrying syscalls): first and last
   // request bytes, first and last response bytes.
