@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "business/rules.h"
 #include "genai/pricing.h"
 #include "metrics/endpoint.h"
 #include "metrics/route.h"
@@ -18,6 +19,7 @@ constexpr const char* kExamples = R"(Examples:
   sightline pricing gpt-4o --input 1000 --output 200
   sightline --ports 80,8080 --route-pattern '/api/campaigns/{id}'
   sightline --exclude-ports 22 --exe '^/usr/(s)?bin/nginx$' --log-format json
+  sightline --business-rules /etc/sightline/business-rules.yaml
   SIGHTLINE_LISTEN=127.0.0.1:9464 sightline --config /etc/sightline/sightline.toml
 
 Every flag has an environment variable (shown as SIGHTLINE_*) and a config-file
@@ -81,6 +83,10 @@ std::optional<std::string> Validate(const Options& o) {
       return "--pricing-file: " + error;
     }
   }
+  if (!o.business_rules.empty()) {
+    std::string error;
+    if (!business::LoadRules(o.business_rules, &error)) return "--business-rules: " + error;
+  }
   return std::nullopt;
 }
 
@@ -142,6 +148,9 @@ ParseResult Parse(int argc, const char* const* argv) {
                  "Host (or host:port) serving an OpenAI-compatible API, e.g. a local vLLM or "
                  "Ollama: its calls are accounted as AI calls (repeatable)")
       ->envname("SIGHTLINE_OPENAI_COMPATIBLE_HOSTS")->delimiter(',');
+  app.add_option("--business-rules", o.business_rules, "YAML rules turning matching HTTP "
+                 "exchanges into business counters and gauges (reloaded on SIGHUP)")
+      ->envname("SIGHTLINE_BUSINESS_RULES");
 
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
   PricingQuery& q = r.pricing;

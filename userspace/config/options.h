@@ -37,6 +37,9 @@ struct Options {
   // AI API accounting: a price table laid over the embedded one ("" = embedded only).
   std::string pricing_file;
   std::vector<std::string> openai_compatible_hosts;  // host or host:port serving OpenAI's API
+
+  // Business KPIs from traffic: a YAML rules file ("" = none).
+  std::string business_rules;
 };
 
 enum class Command { kRun, kCheck, kPricing, kVersion, kExit };

@@ -16,6 +16,8 @@
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
 #include "bpf/tls_probe.h"
+#include "business/engine.h"
+#include "business/rules_sink.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
 #include "genai/accountant.h"
@@ -55,6 +57,21 @@ uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
+}
+
+// SIGHUP: a bad rules file keeps the rules in force.
+void ReloadBusinessRules(const config::Options& o, business::RulesSink& sink,
+                         business::Engine& engine) {
+  std::string error;
+  if (auto rules = business::LoadRules(o.business_rules, &error)) {
+    const size_t n = rules->rules.size();
+    sink.Reload(std::move(*rules));
+    engine.CountReload(true);
+    spdlog::info("business rules reloaded: {} metrics from {}", n, o.business_rules);
+  } else {
+    engine.CountReload(false);
+    spdlog::error("business rules not reloaded, the previous ones stay: {}", error);
+  }
 }
 
 conn::TrackerLimits TrackerLimitsFrom(const config::Options& o) {
@@ -165,7 +182,30 @@ int RunDaemon(const config::Options& o) {
   genai::AccountantOptions ao;
   ao.detect.openai_compatible_hosts = o.openai_compatible_hosts;
   genai::Accountant accountant(ao, http, genai_metrics);
-  Pipeline pipeline(o, self, accountant, processes);
+  // Business rules, when given, see every exchange first and pass it on to the accountant.
+  std::unique_ptr<business::Engine> business_engine;
+  std::unique_ptr<business::RulesSink> business_rules;
+  conn::TransactionSink* chain = &accountant;
+  if (!o.business_rules.empty()) {
+    std::string error;
+    auto rules = business::LoadRules(o.business_rules, &error);
+    if (!rules) {
+      spdlog::error("--business-rules: {}", error);
+      return 2;
+    }
+    business_engine =
+        std::make_unique<business::Engine>(*registry, http.dropped_family(), o.series_budget);
+    business_engine->Install(std::move(*rules));
+    business_rules = std::make_unique<business::RulesSink>(
+        *business_engine, accountant,
+        [&processes](const conn::ConnectionInfo& c) -> const std::string& {
+          return processes.Lookup(c.pid, c.comm, MonotonicNs()).service_name;
+        });
+    chain = business_rules.get();
+    spdlog::info("business rules: {} metrics from {}", business_engine->rules().rules.size(),
+                 o.business_rules);
+  }
+  Pipeline pipeline(o, self, *chain, processes);
 
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
@@ -270,6 +310,7 @@ int RunDaemon(const config::Options& o) {
       } else {
         spdlog::error("price table not reloaded, the previous one stays: {}", error);
       }
+      if (business_rules) ReloadBusinessRules(o, *business_rules, *business_engine);
     }
     if (now - last_sweep >= 1'000'000'000ull) {
       pipeline.Sweep(now);
