@@ -320,7 +320,7 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 	}
 
 	if (st->protocol == SL_PROTO_UNKNOWN && a.syscall != SL_SYS_SENDFILE) {
-		__u8 proto = sniff(&a, ret);
+		__u8 proto = sniff(&a, ret, st->role == SL_ROLE_UNKNOWN);
 		if (proto == SL_PROTO_OTHER && st->role == SL_ROLE_UNKNOWN)
 			return; /* open before we started: may be mid-message, look again next time */
 		st->protocol = proto;
@@ -334,6 +334,14 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 			emit_conn(SL_EVENT_CONN_PROTOCOL, pid_tgid, a.fd, st, NULL);
 		}
 	}
+	/* After an 8-byte SSLRequest the stream either goes on in plaintext
+	 * (the server said 'N': a startup packet follows) or in TLS ('S'). */
+	if (st->protocol == SL_PROTO_POSTGRES && seq == 8 && !peek &&
+	    a.syscall != SL_SYS_SENDFILE && starts_tls_handshake(&a)) {
+		st->protocol = SL_PROTO_TLS;
+		count(SL_CNT_CONNS_TLS, 1);
+		emit_conn(SL_EVENT_CONN_PROTOCOL, pid_tgid, a.fd, st, NULL);
+	}
 	if (peek)
 		return;
 	if (st->protocol == SL_PROTO_TLS) {
@@ -341,8 +349,14 @@ static __always_inline void finish_io(long ret, __u8 sys, __u8 dir, enum arg_lay
 		note_tls_io(pid_tgid, a.fd, dir, st);
 		return;
 	}
-	if (st->protocol != SL_PROTO_HTTP1)
+	if (st->protocol == SL_PROTO_POSTGRES || st->protocol == SL_PROTO_REDIS) {
+		/* Database and cache calls are measured where they are made: the
+		 * server's copy of the same bytes is not captured. */
+		if (st->role == SL_ROLE_SERVER)
+			return;
+	} else if (st->protocol != SL_PROTO_HTTP1) {
 		return;
+	}
 
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct data_scratch *sc = bpf_map_lookup_elem(&scratch, &cpu);

@@ -69,15 +69,63 @@ static __always_inline bool is_method(__u32 w)
 	return false;
 }
 
-/* Classifies a connection from the first bytes seen on it. */
-static __always_inline __u8 sniff(const struct io_args *a, long len)
+/* A PostgreSQL startup packet: int32 length (the server refuses more than
+ * 10000 bytes) and an int32 code: protocol 3.0, or SSLRequest,
+ * GSSENCRequest or CancelRequest (80877103, 80877104, 80877102). */
+static __always_inline bool is_pg_startup(const __u8 *b)
+{
+	if (b[0] || b[1] || b[2] > 0x27)
+		return false;
+	if (b[4] == 0 && b[5] == 3 && b[6] == 0 && b[7] == 0)
+		return true;
+	return b[4] == 0x04 && b[5] == 0xd2 && b[6] == 0x16 && b[7] >= 0x2e && b[7] <= 0x30;
+}
+
+static __always_inline bool is_digit(__u8 c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Mid-stream PostgreSQL message of a connection open before we started:
+ * a type byte and the top bytes of an int32 length under 64 KiB. */
+static __always_inline bool is_pg_message(const __u8 *b)
+{
+	if (b[1] || b[2])
+		return false;
+	switch (b[0]) {
+	case 'Q': case 'P': case 'B': case 'E': case 'S': case 'X': /* frontend */
+	case 'Z': case 'T': case 'D': case 'C': case '1': case '2': /* backend */
+		return true;
+	}
+	return false;
+}
+
+/* Mid-stream RESP: a command array, or a reply whose shape is unmistakable. */
+static __always_inline bool is_resp_reply(const __u8 *b)
+{
+	switch (b[0]) {
+	case '+': case '-':
+		return b[1] >= 'A' && b[1] <= 'Z';
+	case ':': case '$':
+		return is_digit(b[1]) || b[1] == '-';
+	}
+	return false;
+}
+
+/* Classifies a connection from the first bytes seen on it. `midlife`: the
+ * connection was open before we started, so the bytes may be anywhere in a
+ * conversation. */
+static __always_inline __u8 sniff(const struct io_args *a, long len, bool midlife)
 {
 	__u64 p = first_buffer(a);
-	__u8 b[4] = {};
+	__u8 b[8] = {};
 	if (!p)
 		return SL_PROTO_UNKNOWN;
 	if (len >= 4) {
-		if (bpf_probe_read_user(b, 4, (void *)p))
+		/* The first iovec may be shorter than the call: a failed 8-byte
+		 * read falls back to 4. */
+		bool eight = len >= 8 && bpf_probe_read_user(b, 8, (void *)p) == 0;
+		if (!eight && bpf_probe_read_user(b, 4, (void *)p))
 			return SL_PROTO_UNKNOWN;
 		__u32 w;
 		__builtin_memcpy(&w, b, 4);
@@ -89,6 +137,14 @@ static __always_inline __u8 sniff(const struct io_args *a, long len)
 		 * handshake, application_data), protocol version 3.x. */
 		if (b[0] >= 20 && b[0] <= 23 && b[1] == 3 && b[2] <= 4)
 			return SL_PROTO_TLS;
+		if (eight && is_pg_startup(b))
+			return SL_PROTO_POSTGRES;
+		if (b[0] == '*' && is_digit(b[1]))
+			return SL_PROTO_REDIS;
+		if (midlife && is_pg_message(b))
+			return SL_PROTO_POSTGRES;
+		if (midlife && is_resp_reply(b))
+			return SL_PROTO_REDIS;
 		return SL_PROTO_OTHER;
 	}
 	/* A message dribbled out a byte or two at a time, or a one-byte peek:
@@ -102,6 +158,17 @@ static __always_inline __u8 sniff(const struct io_args *a, long len)
 		return SL_PROTO_HTTP1;
 	}
 	return SL_PROTO_OTHER;
+}
+
+/* Whether the call's bytes open a TLS handshake record: a PostgreSQL client
+ * whose SSLRequest the server accepted goes on in TLS. */
+static __always_inline bool starts_tls_handshake(const struct io_args *a)
+{
+	__u64 p = first_buffer(a);
+	__u8 b[2] = {};
+	if (!p || bpf_probe_read_user(b, 2, (void *)p))
+		return false;
+	return b[0] == 22 && b[1] == 3;
 }
 
 

@@ -1,5 +1,6 @@
 #include "conn/tracker.h"
 
+#include <optional>
 #include <vector>
 
 namespace sightline::conn {
@@ -26,7 +27,44 @@ bool LooksLikeHttp2(std::string_view first) {
   return first.size() >= 9 && first.substr(3, 6) == kSettingsTail;
 }
 
+// The database protocol that plaintext opens with (TLS connections are
+// classified in userspace): a PostgreSQL startup packet or a RESP array.
+std::optional<db::System> LooksLikeDb(std::string_view first) {
+  if (first.size() >= 8 && first[0] == 0 && first[1] == 0 &&
+      first.substr(4, 4) == std::string_view("\x00\x03\x00\x00", 4)) {
+    return db::System::kPostgres;
+  }
+  if (first.size() >= 2 && first[0] == '*' && first[1] >= '1' && first[1] <= '9') {
+    return db::System::kRedis;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+// Forwards a database parser's output with the connection it came from, and
+// counts the connection as a client one once the side is known.
+struct DbForwarder : db::Sink {
+  DbForwarder(const ConnectionInfo& i, DbSink& s, db::System sys) : info(i), sink(s), system(sys) {}
+  void OnOperation(const db::Operation& op) override {
+    if (op.side != db::Side::kClient) return;  // measured where the call is made
+    if (!counted) {
+      counted = true;
+      sink.OnDbConnection(info, system, true);
+    }
+    sink.OnDbOperation(info, op);
+  }
+  void OnError(std::string_view reason) override { sink.OnDbError(info, system, reason); }
+  void Close() {
+    if (counted) sink.OnDbConnection(info, system, false);
+    counted = false;
+  }
+
+  const ConnectionInfo& info;
+  DbSink& sink;
+  db::System system;
+  bool counted = false;  // OnDbConnection(open) was sent
+};
 
 struct ConnectionTracker::Connection : http1::Sink {
   Connection(ConnectionInfo i, const TrackerLimits& limits, TransactionSink& s)
@@ -37,9 +75,19 @@ struct ConnectionTracker::Connection : http1::Sink {
     for (int d = 0; d < 2; d++) {
       auto stream = static_cast<http1::Stream>(d);
       out[d].data = [this, stream](std::string_view bytes, uint64_t ts) {
-        session.OnData(stream, bytes, ts, *this);
+        if (db) {
+          db->OnData(stream, bytes, ts, *db_out);
+        } else {
+          session.OnData(stream, bytes, ts, *this);
+        }
       };
-      out[d].gap = [this, stream](uint64_t n, uint64_t ts) { session.OnGap(stream, n, ts, *this); };
+      out[d].gap = [this, stream](uint64_t n, uint64_t ts) {
+        if (db) {
+          db->OnGap(stream, n, ts, *db_out);
+        } else {
+          session.OnGap(stream, n, ts, *this);
+        }
+      };
     }
     // Connections seen from their first byte start both streams at offset 0;
     // those found mid-life start wherever their first captured event lands.
@@ -64,8 +112,16 @@ struct ConnectionTracker::Connection : http1::Sink {
     sink.OnBodyGap(info, id, request, n);
   }
 
+  bool opaque() const { return unparsed || (db ? db->opaque() : session.opaque()); }
+
   ConnectionInfo info;
   http1::Session session;
+  // Set when the connection speaks a database protocol: it gets the bytes
+  // instead of the HTTP session.
+  std::unique_ptr<db::Session> db;
+  std::unique_ptr<DbForwarder> db_out;
+  bool classified = false;  // the parser was chosen
+  bool unparsed = false;    // a database protocol with no parser configured
   StreamOrderer streams[2];
   StreamOrderer::Output out[2];
   TransactionSink& sink;
@@ -76,8 +132,9 @@ struct ConnectionTracker::Connection : http1::Sink {
   std::list<uint64_t>::iterator lru_pos;
 };
 
-ConnectionTracker::ConnectionTracker(TrackerLimits limits, TransactionSink& sink)
-    : limits_(limits), sink_(sink) {}
+ConnectionTracker::ConnectionTracker(TrackerLimits limits, TransactionSink& sink,
+                                     DbSink* db_sink, DbSessionFactory db_factory)
+    : limits_(limits), sink_(sink), db_sink_(db_sink), db_factory_(std::move(db_factory)) {}
 
 ConnectionTracker::~ConnectionTracker() = default;
 
@@ -134,10 +191,36 @@ ConnectionTracker::Connection& ConnectionTracker::Find(uint64_t conn_id, uint32_
   return Create(std::move(info), ts_ns);
 }
 
+void ConnectionTracker::Classify(Connection& c, uint8_t protocol) {
+  c.classified = true;
+  std::optional<db::System> system;
+  if (protocol == SL_PROTO_POSTGRES) system = db::System::kPostgres;
+  if (protocol == SL_PROTO_REDIS) system = db::System::kRedis;
+  if (!system) return;
+  (*system == db::System::kPostgres ? stats_.postgres : stats_.redis)++;
+  if (!db_sink_ || !db_factory_) {
+    c.unparsed = true;
+    return;
+  }
+  c.unparsed = false;
+  if (c.db_out && c.db_out->system != *system) c.db_out->Close();
+  if (!c.db_out || c.db_out->system != *system) {
+    c.db_out = std::make_unique<DbForwarder>(c.info, *db_sink_, *system);
+  }
+  c.db = db_factory_(*system, ToSide(c.info.role));
+  // A client connection counts from its first classified byte; one found
+  // mid-life once its side is known (at its first operation).
+  if (c.info.role == decode::Role::kClient && !c.db_out->counted) {
+    c.db_out->counted = true;
+    db_sink_->OnDbConnection(c.info, *system, true);
+  }
+}
+
 void ConnectionTracker::OnData(const decode::Data& e) {
   Connection* c = &Find(e.conn_id, e.pid, e.fd, e.role, e.timestamp_ns);
   Touch(*c, e.timestamp_ns);
-  if (c->session.opaque()) return;
+  if (!c->classified) Classify(*c, e.protocol);
+  if (c->opaque()) return;
   int d = static_cast<int>(e.direction);
   c->streams[d].Push(e.seq, e.orig_len, e.payload, e.timestamp_ns, c->out[d], stats_.stream);
 }
@@ -145,8 +228,18 @@ void ConnectionTracker::OnData(const decode::Data& e) {
 void ConnectionTracker::OnProtocol(const decode::ConnProtocol& e) {
   Connection& c = Find(e.conn_id, e.pid, e.fd, e.role, e.timestamp_ns);
   Touch(c, e.timestamp_ns);
-  if (e.protocol == SL_PROTO_TLS) c.tls = true;
   if (e.protocol == SL_PROTO_HTTP2) c.http2 = true;
+  if (e.protocol != SL_PROTO_TLS || c.tls) return;
+  c.tls = true;
+  if (c.db || c.unparsed) {
+    // A PostgreSQL server accepted the SSLRequest: what follows on the socket
+    // is ciphertext, and the plaintext (startup packet first) comes from the
+    // TLS probe with offsets from zero.
+    c.db.reset();
+    c.unparsed = false;
+    c.classified = false;
+    for (auto& s : c.streams) s = StreamOrderer(limits_.stream);
+  }
 }
 
 void ConnectionTracker::FeedPlaintext(Connection& c, decode::Direction dir, uint64_t seq,
@@ -163,7 +256,13 @@ void ConnectionTracker::FeedPlaintext(Connection& c, decode::Direction dir, uint
     c.http2 = true;
     stats_.http2_tls++;
   }
-  if (c.http2 || c.session.opaque()) return;
+  if (seq == 0 && !c.classified && !bytes.empty()) {
+    auto system = LooksLikeDb(bytes);
+    Classify(c, !system                              ? SL_PROTO_HTTP1
+                : *system == db::System::kPostgres ? SL_PROTO_POSTGRES
+                                                   : SL_PROTO_REDIS);
+  }
+  if (c.http2 || c.opaque()) return;
   int d = static_cast<int>(dir);
   c.streams[d].Push(seq, orig_len, bytes, ts_ns, c.out[d], stats_.stream);
 }
@@ -257,6 +356,8 @@ void ConnectionTracker::Finish(uint64_t conn_id, uint64_t ts_ns) {
     by_fd_.erase(fd);
   }
   for (int d = 0; d < 2; d++) c->streams[d].Flush(ts_ns, true, c->out[d], stats_.stream);
+  if (c->db) c->db->OnClose(ts_ns, *c->db_out);
+  if (c->db_out) c->db_out->Close();
   c->session.OnClose(ts_ns, *c);
   if (c->tls) (c->plaintext ? stats_.tls_plaintext : stats_.tls_opaque)++;
 }
@@ -289,6 +390,7 @@ size_t ConnectionTracker::buffered_bytes() const {
   size_t n = unbound_bytes_;
   for (const auto& [id, c] : conns_) {
     n += c->session.buffered_bytes() + c->streams[0].held_bytes() + c->streams[1].held_bytes();
+    if (c->db) n += c->db->buffered_bytes();
   }
   return n;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "conn/stream.h"
 #include "decode/event.h"
+#include "protocols/db/operation.h"
 #include "protocols/http1/session.h"
 
 namespace sightline::conn {
@@ -47,6 +49,23 @@ class TransactionSink {
                          uint64_t /*n*/) {}
 };
 
+// Database and cache calls (PostgreSQL, Redis) of client connections.
+class DbSink {
+ public:
+  virtual ~DbSink() = default;
+  virtual void OnDbOperation(const ConnectionInfo& conn, const db::Operation& op) = 0;
+  virtual void OnDbError(const ConnectionInfo& conn, db::System system,
+                         std::string_view reason) = 0;
+  // A connection on which the observed process is a database client opened
+  // (first seen speaking the protocol) or ended. Each open has one close.
+  virtual void OnDbConnection(const ConnectionInfo& conn, db::System system, bool open) = 0;
+};
+
+// Makes the parser for a database protocol; the side is kUnknown for
+// connections found mid-life.
+using DbSessionFactory =
+    std::function<std::unique_ptr<db::Session>(db::System system, db::Side side)>;
+
 struct TrackerLimits {
   size_t max_connections = 65536;
   uint64_t idle_timeout_ns = 300'000'000'000ull;
@@ -69,6 +88,8 @@ struct TrackerStats {
   uint64_t tls_plaintext = 0;   // TLS connections gone whose plaintext was seen
   uint64_t tls_opaque = 0;      // TLS connections gone without any plaintext seen
   uint64_t http2_tls = 0;       // TLS connections whose plaintext opened with the HTTP/2 preface
+  uint64_t postgres = 0;        // connections parsed as PostgreSQL
+  uint64_t redis = 0;           // connections parsed as Redis
   uint64_t tls_unbound_events = 0;  // plaintext never tied to a connection: dropped
   uint64_t tls_unbound_bytes = 0;
   uint64_t tls_filtered_events = 0;  // plaintext of port-filtered connections, discarded
@@ -77,7 +98,9 @@ struct TrackerStats {
 
 class ConnectionTracker {
  public:
-  ConnectionTracker(TrackerLimits limits, TransactionSink& sink);
+  // Without a DbSink and factory, database connections are followed but not parsed.
+  ConnectionTracker(TrackerLimits limits, TransactionSink& sink, DbSink* db_sink = nullptr,
+                    DbSessionFactory db_factory = {});
   ~ConnectionTracker();
 
   void OnOpen(const decode::ConnOpen& e);
@@ -119,6 +142,8 @@ class ConnectionTracker {
   Connection& Create(ConnectionInfo info, uint64_t ts_ns);
   // The connection with this id, created (as found mid-life) when unknown.
   Connection& Find(uint64_t conn_id, uint32_t pid, uint32_t fd, decode::Role role, uint64_t ts_ns);
+  // Picks the parser for a connection from its first classified bytes.
+  void Classify(Connection& c, uint8_t protocol);
   void FeedPlaintext(Connection& c, decode::Direction d, uint64_t seq, uint32_t orig_len,
                      std::string_view bytes, uint64_t ts_ns);
   void ReleaseUnbound(const TlsKey& key, Connection& c);
@@ -129,6 +154,8 @@ class ConnectionTracker {
 
   TrackerLimits limits_;
   TransactionSink& sink_;
+  DbSink* db_sink_;
+  DbSessionFactory db_factory_;
   TrackerStats stats_;
   std::unordered_map<uint64_t, ConnPtr> conns_;  // by conn_id
   std::map<uint64_t, uint64_t> by_fd_;           // (pid, fd) -> conn_id, ordered by pid

@@ -31,6 +31,8 @@ class HttpMetrics : public conn::TransactionSink {
 
   // sightline_series_dropped_total, shared with the other budgeted families.
   prometheus::Family<prometheus::Counter>& dropped_family() { return dropped_; }
+  // sightline_parse_errors_total, shared with the other protocols' sinks.
+  prometheus::Family<prometheus::Counter>& parse_errors_family() { return parse_errors_; }
 
  private:
   // The three histograms of one label set, looked up once and then found

@@ -28,6 +28,8 @@ enum sl_protocol {
 	SL_PROTO_HTTP1 = 1,
 	SL_PROTO_TLS = 2,   /* TLS records: plaintext comes from the TLS probe */
 	SL_PROTO_HTTP2 = 3, /* cleartext HTTP/2 (prior knowledge): not parsed, not captured */
+	SL_PROTO_POSTGRES = 4, /* PostgreSQL frontend/backend protocol 3.0 */
+	SL_PROTO_REDIS = 5,    /* Redis RESP */
 	SL_PROTO_OTHER = 255, /* classified as something we do not parse: not captured */
 };
 
