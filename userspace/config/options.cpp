@@ -141,6 +141,10 @@ ParseResult Parse(int argc, const char* const* argv) {
                  "(repeatable)")->envname("SIGHTLINE_ROUTE_PATTERNS")->delimiter(',');
   app.add_option("--series-budget", o.series_budget, "Series per metric before new label sets "
                  "fold into an overflow series")->envname("SIGHTLINE_SERIES_BUDGET")->capture_default_str();
+  app.add_flag("--process-metrics-pid", o.process_metrics_pid, "Give per-service process "
+               "metrics a process_pid label, one series per process. Cardinality warning: every "
+               "restart or worker makes new series; leave off unless you need it")
+      ->envname("SIGHTLINE_PROCESS_METRICS_PID");
   app.add_option("--pricing-file", o.pricing_file, "AI API price table laid over the embedded "
                  "one: sightline's JSON format or LiteLLM's model_prices_and_context_window.json")
       ->envname("SIGHTLINE_PRICING_FILE");

@@ -33,6 +33,8 @@ struct Options {
   uint32_t max_head_bytes = 65536;
   std::vector<std::string> route_patterns;
   uint32_t series_budget = 2000;
+  // Per-service process resources: one series per process (process_pid label).
+  bool process_metrics_pid = false;
 
   // AI API accounting: a price table laid over the embedded one ("" = embedded only).
   std::string pricing_file;

@@ -208,6 +208,10 @@ void ConnectionTracker::Classify(Connection& c, uint8_t protocol) {
     c.db_out = std::make_unique<DbForwarder>(c.info, *db_sink_, *system);
   }
   c.db = db_factory_(*system, ToSide(c.info.role));
+  if (!c.db) {
+    c.unparsed = true;
+    return;
+  }
   // A client connection counts from its first classified byte; one found
   // mid-life once its side is known (at its first operation).
   if (c.info.role == decode::Role::kClient && !c.db_out->counted) {

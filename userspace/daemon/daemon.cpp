@@ -22,6 +22,7 @@
 #include "decode/event.h"
 #include "genai/accountant.h"
 #include "genai/pricing.h"
+#include "metrics/db_metrics.h"
 #include "metrics/endpoint.h"
 #include "metrics/genai_metrics.h"
 #include "metrics/http_metrics.h"
@@ -29,6 +30,7 @@
 #include "metrics/route.h"
 #include "metrics/self_metrics.h"
 #include "process/process_table.h"
+#include "protocols/db/factory.h"
 #include "resources/host_collector.h"
 #include "tls/tls_manager.h"
 #include "version.h"
@@ -87,11 +89,11 @@ conn::TrackerLimits TrackerLimitsFrom(const config::Options& o) {
 class Pipeline {
  public:
   Pipeline(const config::Options& o, metrics::SelfMetrics& self, conn::TransactionSink& sink,
-           process::ProcessTable& processes)
+           conn::DbSink& db, process::ProcessTable& processes)
       : self_(self),
         processes_(processes),
         filter_exe_(!o.exe_regex.empty()),
-        tracker_(TrackerLimitsFrom(o), sink) {}
+        tracker_(TrackerLimitsFrom(o), sink, &db, db::MakeSession) {}
 
   void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
   void set_tls(tls::Manager* tls) { tls_ = tls; }
@@ -205,7 +207,9 @@ int RunDaemon(const config::Options& o) {
     spdlog::info("business rules: {} metrics from {}", business_engine->rules().rules.size(),
                  o.business_rules);
   }
-  Pipeline pipeline(o, self, *chain, processes);
+  metrics::DbMetrics db_metrics(*registry, http.dropped_family(), http.parse_errors_family(),
+                               processes, o.series_budget, MonotonicNs);
+  Pipeline pipeline(o, self, *chain, db_metrics, processes);
 
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
