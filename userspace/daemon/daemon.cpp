@@ -32,6 +32,7 @@
 #include "process/process_table.h"
 #include "protocols/db/factory.h"
 #include "resources/host_collector.h"
+#include "resources/service_collector.h"
 #include "tls/tls_manager.h"
 #include "version.h"
 
@@ -97,6 +98,7 @@ class Pipeline {
 
   void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
   void set_tls(tls::Manager* tls) { tls_ = tls; }
+  void set_services(resources::ServiceCollector* services) { services_ = services; }
 
   void Handle(std::span<const std::byte> raw) {
     decode::Event ev = decode::Decode(raw);
@@ -107,6 +109,7 @@ class Pipeline {
         return;
       }
       tracker_.OnOpen(*open);
+      NoteService(open->pid, open->comm);
     } else if (auto* data = std::get_if<decode::Data>(&ev)) {
       if (!ignored_.empty() && ignored_.count(data->pid)) return;
       tracker_.OnData(*data);
@@ -128,12 +131,16 @@ class Pipeline {
       if (tls_) tls_->OnExec(exec->pid, MonotonicNs());
     } else if (auto* info = std::get_if<decode::ProcessInfo>(&ev)) {
       processes_.Remember(info->pid, info->exe_name, info->environ, MonotonicNs());
+      if (!filter_exe_ || processes_.Observed(info->pid, info->exe_name, MonotonicNs())) {
+        NoteService(info->pid, info->exe_name);
+      }
     }
   }
 
   void Sweep(uint64_t now_ns) {
     tracker_.Sweep(now_ns);
     processes_.Expire(now_ns);
+    if (services_) services_->Sweep();
     // A pid we ignore may have exited and been reused by a process we want.
     std::erase_if(ignored_, [&](uint32_t pid) {
       if (kill(pid, 0) == 0 || errno != ESRCH) return false;
@@ -149,6 +156,11 @@ class Pipeline {
   }
 
  private:
+  // Its resources are followed under its service name from now on.
+  void NoteService(uint32_t pid, std::string_view comm) {
+    if (services_) services_->Note(pid, processes_.Lookup(pid, comm, MonotonicNs()).service_name);
+  }
+
   void Ignore(uint32_t pid) {
     if (ignored_.insert(pid).second && probe_) probe_->IgnoreTgid(pid);
   }
@@ -159,6 +171,7 @@ class Pipeline {
   conn::ConnectionTracker tracker_;
   bpf::SocketProbe* probe_ = nullptr;
   tls::Manager* tls_ = nullptr;
+  resources::ServiceCollector* services_ = nullptr;
   std::unordered_set<uint32_t> ignored_;
 };
 
@@ -169,6 +182,9 @@ int RunDaemon(const config::Options& o) {
   auto registry = std::make_shared<prometheus::Registry>();
   auto process_collector = std::make_shared<metrics::ProcessCollector>();
   auto host_collector = std::make_shared<resources::HostCollector>();
+  resources::ServiceCollectorOptions service_options;
+  service_options.pid_label = o.process_metrics_pid;
+  auto service_collector = std::make_shared<resources::ServiceCollector>(service_options);
   metrics::SelfMetrics self(*registry);
   process::ProcessTable processes("/proc", o.exe_regex);
   metrics::RouteNormalizer routes(o.route_patterns);
@@ -210,6 +226,7 @@ int RunDaemon(const config::Options& o) {
   metrics::DbMetrics db_metrics(*registry, http.dropped_family(), http.parse_errors_family(),
                                processes, o.series_budget, MonotonicNs);
   Pipeline pipeline(o, self, *chain, db_metrics, processes);
+  pipeline.set_services(service_collector.get());
 
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
@@ -217,7 +234,8 @@ int RunDaemon(const config::Options& o) {
     endpoint =
         std::make_unique<metrics::HttpEndpoint>(o.listen,
                                                 std::vector<std::weak_ptr<prometheus::Collectable>>{
-                                                    registry, process_collector, host_collector},
+                                                    registry, process_collector, host_collector,
+                                                    service_collector},
                                                 [&healthy] { return healthy.load(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
