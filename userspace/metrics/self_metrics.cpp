@@ -154,6 +154,8 @@ void SelfMetrics::UpdateTracker(const conn::TrackerStats& s, size_t tracked, siz
   Mirrored(connections_, {{"event", "opened_implicitly"}}, s.implicit_opens);
   Mirrored(connections_, {{"event", "close_unknown"}}, s.unknown_close);
   Mirrored(connections_, {{"event", "closed_by_exit"}}, s.closed_by_exit);
+  Mirrored(connections_, {{"event", "postgresql"}}, s.postgres);
+  Mirrored(connections_, {{"event", "redis"}}, s.redis);
   Mirrored(connections_shed_, {{"reason", "idle"}}, s.shed_idle);
   Mirrored(connections_shed_, {{"reason", "capacity"}}, s.shed_capacity);
   Mirrored(connections_shed_, {{"reason", "fd_reused"}}, s.shed_fd_reuse);
