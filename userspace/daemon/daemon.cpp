@@ -21,6 +21,7 @@
 #include "conn/tracker.h"
 #include "decode/event.h"
 #include "genai/accountant.h"
+#include "genai/call_fanout.h"
 #include "genai/pricing.h"
 #include "metrics/db_metrics.h"
 #include "metrics/endpoint.h"
@@ -199,7 +200,10 @@ int RunDaemon(const config::Options& o) {
                                       o.series_budget, pricing, MonotonicNs);
   genai::AccountantOptions ao;
   ao.detect.openai_compatible_hosts = o.openai_compatible_hosts;
-  genai::Accountant accountant(ao, http, genai_metrics);
+  // Finished AI calls go to the metrics and to whoever else adds itself here.
+  genai::CallFanout calls;
+  calls.Add(&genai_metrics);
+  genai::Accountant accountant(ao, http, calls);
   // Business rules, when given, see every exchange first and pass it on to the accountant.
   std::unique_ptr<business::Engine> business_engine;
   std::unique_ptr<business::RulesSink> business_rules;
