@@ -258,6 +258,23 @@ TEST(PostgresSession, MidLifeUnknownSideInfersFromTraffic) {
   }
 }
 
+TEST(PostgresSession, UnknownSideFromStartupPacket) {
+  const Recorder r =
+      Replay(LoadCapture("postgres_pgbench_simple.txt"), Side::kUnknown, Side::kServer);
+  ExpectOps(r, Twice(kTpcb));
+}
+
+TEST(PostgresSession, CopyFromStdinSpansTheCopyData) {
+  const Recorder r = Replay(LoadCapture("postgres_psql.txt"), Side::kClient);
+  ASSERT_EQ(r.ops.size(), 15u);
+  const Operation& copy = r.ops[7];
+  EXPECT_EQ(copy.query_summary, "COPY t_cap (id, name) FROM STDIN");
+  EXPECT_EQ(copy.request_start_ns, 16000u);   // the Query
+  EXPECT_EQ(copy.response_start_ns, 17000u);  // CopyInResponse
+  EXPECT_EQ(copy.request_end_ns, 18000u);     // CopyData + CopyDone
+  EXPECT_EQ(copy.response_end_ns, 19000u);    // CommandComplete
+}
+
 // ---------------------------------------------------------------------------
 // Synthetic exchanges
 
