@@ -64,10 +64,10 @@ class ResourcesServiceTest : public sightline::testing::TempDirTest {
   void Proc(uint32_t pid, uint64_t utime, uint64_t stime, uint64_t threads, uint64_t start,
             uint64_t vsize, uint64_t rss_pages, int fds, const std::string& comm = "srv") {
     const std::string p = std::to_string(pid);
-    Put(p + "/stat", p + " (" + comm + ") S 1 1 1 0 -1 4194304 10 0 0 0 " +
-                         std::to_string(utime) + " " + std::to_string(stime) + " 0 0 20 0 " +
-                         std::to_string(threads) + " 0 " + std::to_string(start) + " " +
-                         std::to_string(vsize) + " " + std::to_string(rss_pages) +
+    Put(p + "/stat", p + " (" + comm + ") S 1 1 1 0 -1 4194304 10 0 0 0 " + std::to_string(utime) +
+                         " " + std::to_string(stime) + " 0 0 20 0 " + std::to_string(threads) +
+                         " 0 " + std::to_string(start) + " " + std::to_string(vsize) + " " +
+                         std::to_string(rss_pages) +
                          " 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n");
     std::filesystem::remove_all(dir_ / p / "fd");
     std::filesystem::create_directories(dir_ / p / "fd");
@@ -200,8 +200,7 @@ TEST_F(ResourcesServiceTest, ReusedPidIsANewProcess) {
   c.Note(100, "other");
   s = Scrape(c);
   EXPECT_DOUBLE_EQ(s.at("process_cpu_time_seconds_total{service_name=api,cpu_mode=user,}"), 2.0);
-  EXPECT_DOUBLE_EQ(s.at("process_cpu_time_seconds_total{service_name=other,cpu_mode=user,}"),
-                   70.0);
+  EXPECT_DOUBLE_EQ(s.at("process_cpu_time_seconds_total{service_name=other,cpu_mode=user,}"), 70.0);
   EXPECT_DOUBLE_EQ(s.at("process_threads{service_name=other,}"), 9);
 
   // Reused again between two reads, by a process of the same service noted
@@ -273,10 +272,10 @@ TEST_F(ResourcesServiceTest, CommandNamesWithSpacesAndParentheses) {
 TEST_F(ResourcesServiceTest, MalformedFilesAreCountedNotFatal) {
   ServiceCollector c(Options());
   const std::vector<std::string> bad = {
-      "",                                                   // empty
-      "100 (srv S 1 1 1",                                   // no ')'
-      "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 250",        // cut short
-      "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 x 50 0 0 20 0 4 0 1000 100 10 0\n",  // utime
+      "",                                                                             // empty
+      "100 (srv S 1 1 1",                                                             // no ')'
+      "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 250",                                  // cut short
+      "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 x 50 0 0 20 0 4 0 1000 100 10 0\n",    // utime
       "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 25 50 0 0 20 0 4 0 1000 -100 10 0\n",  // vsize
       "100 (srv) S 1 1 1 0 -1 4194304 10 0 0 0 99999999999999999999999 5 0 0 20 0 4 0 1 1 1\n",
       std::string(5000, '7'),  // larger than any stat line

@@ -325,13 +325,12 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
                         "Virtual memory of the service's processes, in bytes.", MetricType::Gauge);
   auto fds = NewFamily("process_open_file_descriptors",
                        "Open file descriptors of the service's processes.", MetricType::Gauge);
-  auto threads = NewFamily("process_threads", "Threads of the service's processes.",
-                           MetricType::Gauge);
-  auto instances = NewFamily("process_instances", "Live processes of the service.",
-                             MetricType::Gauge);
+  auto threads =
+      NewFamily("process_threads", "Threads of the service's processes.", MetricType::Gauge);
+  auto instances =
+      NewFamily("process_instances", "Live processes of the service.", MetricType::Gauge);
   auto uptime = NewFamily("process_uptime_seconds",
-                          "Seconds since the service's newest process started.",
-                          MetricType::Gauge);
+                          "Seconds since the service's newest process started.", MetricType::Gauge);
 
   std::optional<double> boot_uptime;
   {
@@ -344,9 +343,7 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
   }
   const double hz = ticks_per_second_;
   auto seconds = [hz](uint64_t ticks) { return static_cast<double>(ticks) / hz; };
-  auto since_start = [&](uint64_t start) {
-    return std::max(0.0, *boot_uptime - seconds(start));
-  };
+  auto since_start = [&](uint64_t start) { return std::max(0.0, *boot_uptime - seconds(start)); };
 
   struct Sum {
     uint64_t user = 0, system = 0, rss = 0, vsize = 0, threads = 0, fds = 0, instances = 0;
@@ -420,9 +417,9 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
   Add(shed, {{"reason", "service_limit"}}, static_cast<double>(shed_service_limit_));
   Add(shed, {{"reason", "exited_before_read"}}, static_cast<double>(exited_unread_));
   Add(shed, {{"reason", "note_overflow"}}, static_cast<double>(notes_dropped_));
-  auto errors = NewFamily("sightline_service_proc_read_errors_total",
-                          "Reads of /proc/<pid> files that failed or did not parse.",
-                          MetricType::Counter);
+  auto errors =
+      NewFamily("sightline_service_proc_read_errors_total",
+                "Reads of /proc/<pid> files that failed or did not parse.", MetricType::Counter);
   Add(errors, {{"file", "stat"}}, static_cast<double>(stat_errors_));
   Add(errors, {{"file", "fd"}}, static_cast<double>(fd_errors_));
 
