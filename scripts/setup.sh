@@ -12,7 +12,7 @@ build_deps=(
 test_deps=(
   nginx-light wrk curl golang-go nodejs openssl
   python3-fastapi python3-uvicorn
-  prometheus iproute2 procps python3-pytest
+  prometheus iproute2 procps python3-pytest nftables
   postgresql redis-server redis-tools
 )
 

@@ -109,9 +109,9 @@ ParseResult Parse(int argc, const char* const* argv) {
   app.add_option("--log-format", o.log_format, "text, json, or auto (text on a terminal)")
       ->envname("SIGHTLINE_LOG_FORMAT")->capture_default_str()
       ->check(CLI::IsMember({"auto", "text", "json"}));
-  app.add_option("--probes", o.probes, "Probes to load (sockets, tls; tls needs sockets)")
+  app.add_option("--probes", o.probes, "Probes to load (sockets, tls, tcp; tls and tcp need sockets)")
       ->envname("SIGHTLINE_PROBES")->delimiter(',')->capture_default_str()
-      ->check(CLI::IsMember({"sockets", "tls"}));
+      ->check(CLI::IsMember({"sockets", "tls", "tcp"}));
 
   app.add_option("--ports", o.ports, "Observe only connections with one of these ports (either end)")
       ->envname("SIGHTLINE_PORTS")->delimiter(',');

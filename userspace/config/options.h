@@ -13,7 +13,7 @@ struct Options {
   std::string listen = "0.0.0.0:9464";
   std::string log_level = "info";
   std::string log_format = "auto";  // auto: text on a terminal, JSON otherwise
-  std::vector<std::string> probes = {"sockets", "tls"};
+  std::vector<std::string> probes = {"sockets", "tls", "tcp"};
 
   // What to observe. Empty means everything.
   std::vector<uint16_t> ports;

@@ -11,6 +11,7 @@
 
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
+#include "bpf/tcp_probe.h"
 #include "bpf/tls_probe.h"
 #include "tls/tls_manager.h"
 
@@ -80,6 +81,30 @@ void CheckTlsProbe(Report& r, const config::Options& options, const bpf::SocketP
   }
 }
 
+// The TCP health probe's tracepoints, then the probe itself loaded and
+// attached. Not required: without it, traffic is still observed.
+void CheckTcpProbe(Report& r, const bpf::SocketProbe& sockets) {
+  const std::vector<std::string> tracepoints = {
+      "sock/inet_sock_set_state", "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset",
+      "tcp/tcp_receive_reset", "tcp/tcp_destroy_sock"};
+  std::string missing;
+  for (const auto& tp : tracepoints) {
+    if (!Exists(TracefsRoot() + "/events/" + tp)) missing += " " + tp;
+  }
+  r.Line("tcp tracepoints", missing.empty(),
+         missing.empty() ? std::to_string(tracepoints.size()) + " needed, all present"
+                         : "missing:" + missing + ": no TCP health metrics",
+         false);
+  try {
+    bpf::TcpProbeConfig cfg;
+    cfg.self_tgid = getpid();
+    bpf::TcpProbe probe(cfg, sockets);
+    r.Line("tcp probe", true, std::to_string(probe.program_count()) + " programs loaded and attached", false);
+  } catch (const std::exception& e) {
+    r.Line("tcp probe", false, e.what(), false);
+  }
+}
+
 }  // namespace
 
 int RunCheck(const config::Options& options, std::FILE* out) {
@@ -128,6 +153,7 @@ int RunCheck(const config::Options& options, std::FILE* out) {
       bpf::SocketProbe probe(cfg, [](std::span<const std::byte>) {});
       r.Line("socket probe", true, std::to_string(probe.program_count()) + " programs loaded and attached", true);
       CheckTlsProbe(r, options, probe, uprobes);
+      CheckTcpProbe(r, probe);
     } catch (const std::exception& e) {
       r.Line("socket probe", false, e.what(), true);
     }

@@ -15,6 +15,7 @@
 
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
+#include "bpf/tcp_probe.h"
 #include "bpf/tls_probe.h"
 #include "business/engine.h"
 #include "business/rules_sink.h"
@@ -30,6 +31,7 @@
 #include "metrics/process_collector.h"
 #include "metrics/route.h"
 #include "metrics/self_metrics.h"
+#include "metrics/tcp_metrics.h"
 #include "process/process_table.h"
 #include "protocols/db/factory.h"
 #include "resources/host_collector.h"
@@ -307,6 +309,29 @@ int RunDaemon(const config::Options& o) {
       self.SetProbeStatus("tls", false);
     }
   }
+
+  // TCP health counters ride on their own skeleton: without them, traffic is
+  // still observed.
+  std::unique_ptr<bpf::TcpProbe> tcp_probe;
+  std::unique_ptr<metrics::TcpMetrics> tcp_metrics;
+  if (std::find(o.probes.begin(), o.probes.end(), "tcp") != o.probes.end()) {
+    try {
+      bpf::TcpProbeConfig cfg;
+      cfg.self_tgid = getpid();
+      cfg.filter_pids = !o.pids.empty();
+      tcp_probe = std::make_unique<bpf::TcpProbe>(cfg, *probe);
+      tcp_metrics = std::make_unique<metrics::TcpMetrics>(
+          *registry, http.dropped_family(), processes, o.series_budget,
+          [](uint32_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; });
+      self.SetProbeStatus("tcp", true);
+      spdlog::info("TCP probe attached: {} programs", tcp_probe->program_count());
+    } catch (const std::exception& e) {
+      spdlog::error("{}: TCP health metrics will not be reported", e.what());
+      tcp_metrics.reset();
+      tcp_probe.reset();
+      self.SetProbeStatus("tcp", false);
+    }
+  }
   healthy.store(true);
 
   struct sigaction sa = {};
@@ -346,6 +371,10 @@ int RunDaemon(const config::Options& o) {
         self.UpdateTlsKernel(tls_probe->ReadCounters(), tls_probe->ReadProgramStats());
         self.UpdateTlsVisibility(tls_manager->Summary());
       }
+      if (tcp_probe) {
+        tcp_metrics->Sweep(*tcp_probe, now);
+        tcp_metrics->UpdatePrograms(tcp_probe->ReadProgramStats());
+      }
       last_sweep = now;
     }
   }
@@ -356,6 +385,8 @@ int RunDaemon(const config::Options& o) {
   pipeline.Shutdown(MonotonicNs());
   tls_manager.reset();
   tls_probe.reset();
+  if (tcp_probe) tcp_metrics->Sweep(*tcp_probe, MonotonicNs());
+  tcp_probe.reset();
   probe.reset();
   spdlog::info("stopped");
   return 0;
