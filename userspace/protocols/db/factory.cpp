@@ -1,6 +1,7 @@
 #include "protocols/db/factory.h"
 
 #include "protocols/postgres/session.h"
+#include "protocols/redis/session.h"
 
 namespace sightline::db {
 
@@ -9,7 +10,7 @@ std::unique_ptr<Session> MakeSession(System system, Side side) {
     case System::kPostgres:
       return std::make_unique<postgres::Session>(side);
     case System::kRedis:
-      return nullptr;
+      return std::make_unique<redis::Session>(side);
   }
   return nullptr;
 }
