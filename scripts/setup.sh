@@ -3,6 +3,57 @@
 # Idempotent: packages already present are left alone, so a second run is quick.
 set -euo pipefail
 
+# `setup.sh docker` and `setup.sh kubernetes [privileged|least-privilege]` bring the
+# monitoring stack up instead of installing packages (README: Deploy). The client
+# binaries can be swapped with SIGHTLINE_DOCKER / SIGHTLINE_KUBECTL (e.g. podman).
+root=$(cd "$(dirname "$0")/.." && pwd)
+need_client() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "setup: '$1' not found: 'setup.sh $2' needs it ($3)" >&2
+    exit 1
+  fi
+}
+case "${1:-}" in
+  docker)
+    docker=${SIGHTLINE_DOCKER:-docker}
+    need_client "$docker" docker "Docker Engine with the compose plugin"
+    if ! "$docker" compose version >/dev/null 2>&1; then
+      echo "setup: '$docker compose' is not available: install the Docker compose plugin" >&2
+      exit 1
+    fi
+    "$docker" compose -p sightline -f "$root/deploy/docker/docker-compose.yml" up -d --build
+    cat <<'EOT'
+setup: the stack is up
+  sightline     http://localhost:9464/metrics
+  Prometheus    http://localhost:9090
+  Grafana       http://localhost:3000   (admin / $GRAFANA_ADMIN_PASSWORD, default admin)
+  Alertmanager  http://localhost:9093
+EOT
+    exit 0
+    ;;
+  kubernetes)
+    kubectl=${SIGHTLINE_KUBECTL:-kubectl}
+    profile=${2:-privileged}
+    if [[ ! -d $root/deploy/kubernetes/overlays/$profile ]]; then
+      echo "setup: unknown profile '$profile' (privileged or least-privilege)" >&2
+      exit 2
+    fi
+    need_client "$kubectl" kubernetes "kubectl configured for the target cluster"
+    "$kubectl" apply -k "$root/deploy/kubernetes/overlays/$profile"
+    "$kubectl" -n sightline rollout status daemonset/sightline --timeout=180s
+    cat <<'EOT'
+setup: sightline runs on every node (namespace sightline)
+  sightline     kubectl -n sightline port-forward daemonset/sightline 9464:9464
+                then http://localhost:9464/metrics
+  Prometheus    scrape with deploy/prometheus/prometheus-kubernetes.yml, or the ServiceMonitor
+                (deploy/kubernetes/components/monitoring); port-forward it to http://localhost:9090
+  Grafana       import deploy/grafana/dashboards; port-forward it to http://localhost:3000
+  Alertmanager  deploy/alertmanager/alertmanager.yml; port-forward it to http://localhost:9093
+EOT
+    exit 0
+    ;;
+esac
+
 build_deps=(
   cmake make g++ clang llvm pkg-config
   libbpf-dev bpftool libelf-dev libcapstone-dev zlib1g-dev libbrotli-dev libzstd-dev
@@ -14,6 +65,7 @@ test_deps=(
   python3-fastapi python3-uvicorn
   prometheus iproute2 procps python3-pytest nftables
   postgresql redis-server redis-tools
+  prometheus-alertmanager
 )
 
 want=("${build_deps[@]}")

@@ -18,6 +18,8 @@ scripts/build.sh
 # The official AI SDKs the GenAI tests drive (npm ci from the lock file; nothing is
 # fetched when they are already there). Without them only test_genai.py fails.
 scripts/genai-fixtures.sh || echo "test: GenAI SDKs not installed; test_genai.py will fail" >&2
+# The schema validators of the deployment tests (npm ci from tests/deploy's lock file).
+tests/deploy/install.sh || echo "test: deploy validators not installed; test_deploy.py will fail" >&2
 
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j"$(nproc)")
