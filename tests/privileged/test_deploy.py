@@ -35,6 +35,7 @@ import harness
 
 sys.path.insert(0, str(harness.REPO / "tests" / "deploy"))
 
+import podsim  # noqa: E402
 import promql  # noqa: E402
 import traffic  # noqa: E402
 
@@ -415,5 +416,69 @@ def test_every_shipped_query_returns_data(privileged, tmp_path):
     finally:
         load.stop()
         prom.stop()
+        code = daemon.stop()
+    assert code == 0, daemon.stderr_text()[-3000:]
+
+
+CAP_BITS = {"DAC_READ_SEARCH": 2, "SYS_PTRACE": 19, "SYS_RESOURCE": 24, "PERFMON": 38, "BPF": 39,
+            "CHECKPOINT_RESTORE": 40}
+
+
+def _cap_mask(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise KeyError(field)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_daemonset_pod_simulated(privileged, tmp_path, servers, profile):
+    """The daemon as the DaemonSet runs it (podsim.py: its own mount namespace,
+    only the manifest's mounts, the ConfigMap's config, the profile's
+    capabilities) observes host processes with their service names, exactly."""
+    objs = rendered(profile)
+    pod = podsim.wrapper(tmp_path, one(objs, "DaemonSet"), one(objs, "ConfigMap"),
+                         harness.daemon_binary())
+    port = harness.free_port()
+    server_name, client_name = f"pod{os.getpid()}-srv", f"pod{os.getpid()}-cli"
+    daemon = harness.start_daemon("--config", "/etc/sightline/sightline.toml",
+                                  "--ports", str(port), binary=pod, log_level=None)
+    try:
+        srv = servers(harness.start_python_server(port=port, service_name=server_name))
+        for _ in range(2):
+            proc = subprocess.run(["curl", "-sS", "-o", os.devnull, "-o", os.devnull, "-o",
+                                   os.devnull, f"{srv.url}/ok", f"{srv.url}/boom",
+                                   f"{srv.url}/items/7"], env=harness.client_env(client_name),
+                                  capture_output=True, text=True, timeout=30)
+            assert proc.returncode == 0, proc.stderr
+        want = {("GET", "200", "/ok"): 2, ("GET", "500", "/boom"): 2,
+                ("GET", "404", "/items/{id}"): 2}
+
+        def served():
+            m = daemon.metrics()
+            got = harness.keyed(m, harness.SERVER + "_count", server_name,
+                                ("http_request_method", "http_response_status_code", "http_route"))
+            clients = m.total(harness.CLIENT + "_count", service_name=client_name)
+            return m if (got, clients) == (want, 6) else None
+
+        m = harness.wait_for(served, timeout=10, message="server and client counts in the pod")
+        time.sleep(1)  # and no late extra count
+        m = daemon.metrics()
+        assert harness.keyed(m, harness.SERVER + "_count", server_name,
+                             ("http_request_method", "http_response_status_code",
+                              "http_route")) == want
+        assert m.total(harness.CLIENT + "_count", service_name=client_name) == 6
+        # The ConfigMap's config applied: the shipped business rules are in force.
+        assert m.total("sightline_business_rules") == 5
+        # The host's process was followed by its name read through the pod's /proc.
+        assert m.total("process_instances", service_name=server_name) == 1
+        probes = m.samples("sightline_probe_status")
+        assert probes and all(v == 1 for _, v in probes), probes
+        # With exactly the profile's capabilities (those this machine grants at all).
+        mine = _cap_mask(os.getpid(), "CapBnd")
+        want_caps = mine if profile == "privileged" else \
+            sum(1 << b for b in CAP_BITS.values()) & mine
+        assert _cap_mask(daemon.pid, "CapEff") == want_caps
+    finally:
         code = daemon.stop()
     assert code == 0, daemon.stderr_text()[-3000:]
