@@ -35,17 +35,21 @@ const volatile __u8 filter_pids = 0; /* only tgids in pid_allow */
 #define SL_ETIMEDOUT 110
 #define SL_EHOSTUNREACH 113
 #define SL_ENETUNREACH 101
+#define SL_SOL_SOCKET 1
+#define SL_SO_ERROR 4
 
 enum owner_flags {
 	OWNER_CONNECTING = 1, /* SYN sent, handshake not finished */
 	OWNER_OPEN = 2,       /* established and counted as opened: its CLOSE counts */
 	OWNER_IGNORED = 4,    /* the daemon itself, or a process not observed */
+	OWNER_RESET = 8,      /* a RST arrived while connecting */
 };
 
 struct sk_owner {
 	__u32 tgid;
 	__u8 flags; /* enum owner_flags */
-	__u8 _pad[3];
+	__u8 _pad;
+	__u16 err;  /* error seen while connecting, before anything cleared it */
 	char comm[16];
 };
 
@@ -168,9 +172,21 @@ static __always_inline struct sl_tcp_stats *stats_of(const struct sk_owner *o)
 			ADD(__o, field, (n));                      \
 	} while (0)
 
-static __always_inline __u32 failure_reason(const struct sock *sk)
+/* Why a connect ended. sk_err alone is not enough: getsockopt(SO_ERROR)
+ * hands the owner sk_err, or else the soft error (an ICMP error that came
+ * while the socket was busy), and clears it; an owner that then gives up
+ * closes a socket with no error left on it. So the error is also kept when
+ * it is reported and when the owner reads it, and a RST seen while
+ * connecting is remembered. */
+static __always_inline __u32 failure_reason(const struct sock *sk, const struct sk_owner *o)
 {
+	if (o->flags & OWNER_RESET)
+		return SL_TCP_FAIL_REFUSED;
 	int err = BPF_CORE_READ(sk, sk_err);
+	if (!err)
+		err = o->err;
+	if (!err)
+		err = BPF_CORE_READ(sk, sk_err_soft);
 	switch (err) {
 	case 0:
 		return SL_TCP_FAIL_ABORTED;
@@ -223,7 +239,7 @@ int sl_tcp_set_state(struct bpf_raw_tracepoint_args *ctx)
 		} else if (o->flags & OWNER_CONNECTING) {
 			o->flags &= ~OWNER_CONNECTING;
 			if (!(o->flags & OWNER_IGNORED)) {
-				__u32 r = failure_reason(sk);
+				__u32 r = failure_reason(sk, o);
 				struct sl_tcp_stats *s = stats_of(o);
 				if (s && r < SL_TCP_FAIL_MAX)
 					__sync_fetch_and_add(&s->failed[r], 1);
@@ -320,7 +336,47 @@ SEC("raw_tracepoint/tcp_receive_reset")
 int sl_tcp_receive_reset(struct bpf_raw_tracepoint_args *ctx)
 {
 	const void *sk = (const void *)ctx->args[0];
+	struct sk_owner *o = owner_of(sk);
+	if (o && (o->flags & OWNER_CONNECTING))
+		o->flags |= OWNER_RESET;
 	ATTRIBUTE(sk, resets_received, 1, SL_TCP_CNT_UNATTR_RESETS_RECEIVED);
+	return 0;
+}
+
+/* args: const struct sock *sk. An error reported on a socket (ICMP
+ * unreachable, timeout, reset); kept while connecting, see failure_reason. */
+SEC("raw_tracepoint/inet_sk_error_report")
+int sl_tcp_error_report(struct bpf_raw_tracepoint_args *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	struct sk_owner *o = owner_of(sk);
+	if (!o || !(o->flags & OWNER_CONNECTING))
+		return 0;
+	int err = BPF_CORE_READ(sk, sk_err);
+	if (err > 0 && err < 65536)
+		o->err = err;
+	return 0;
+}
+
+/* getsockopt(fd, SOL_SOCKET, SO_ERROR): what a non-blocking connect()
+ * learns, read before the kernel clears it. */
+SEC("tracepoint/syscalls/sys_enter_getsockopt")
+int sl_tcp_getsockopt(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[1] != SL_SOL_SOCKET || ctx->args[2] != SL_SO_ERROR)
+		return 0;
+	struct socket *sock = sl_fd_to_socket(ctx->args[0]);
+	if (!sock)
+		return 0;
+	const struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sk_owner *o = sk ? owner_of(sk) : NULL;
+	if (!o || !(o->flags & OWNER_CONNECTING))
+		return 0;
+	int err = BPF_CORE_READ(sk, sk_err);
+	if (!err)
+		err = BPF_CORE_READ(sk, sk_err_soft);
+	if (err > 0 && err < 65536)
+		o->err = err;
 	return 0;
 }
 

@@ -244,42 +244,117 @@ def _tcp_snmp(netns: str) -> dict:
     return dict(zip(rows[0], (int(v) for v in rows[1])))
 
 
+class NetnsPair:
+    """Two network namespaces joined by a veth pair: 10.200.<x>.1 on the client
+    side, .2 on the server side. `rules` is an nftables ruleset body for the
+    server side's ingress (chain `in` of table netdev `t` on its veth), where
+    what the client sends can be dropped or refused before any socket sees it."""
+
+    def __init__(self, rules: str):
+        tag = f"{os.getpid() % 10000}"
+        self.client_ns, self.server_ns = f"sltcp{tag}a", f"sltcp{tag}b"
+        x = os.getpid() % 250 + 1
+        self.client_ip, self.server_ip = f"10.200.{x}.1", f"10.200.{x}.2"
+        self.delete()
+        try:
+            self._create(rules.format(client_ip=self.client_ip))
+        except BaseException:
+            self.delete()
+            raise
+
+    @staticmethod
+    def _sh(*argv: str, stdin: Optional[str] = None) -> None:
+        subprocess.run(argv, input=stdin, text=True, check=True, capture_output=True,
+                       timeout=30)
+
+    def _create(self, rules: str) -> None:
+        a, b = self.client_ns, self.server_ns
+        self._sh("ip", "netns", "add", a)
+        self._sh("ip", "netns", "add", b)
+        self._sh("ip", "link", "add", "vclient", "netns", a, "type", "veth", "peer", "name",
+                 "vserver", "netns", b)
+        self._sh("ip", "-n", a, "addr", "add", f"{self.client_ip}/24", "dev", "vclient")
+        self._sh("ip", "-n", b, "addr", "add", f"{self.server_ip}/24", "dev", "vserver")
+        for ns, dev in ((a, "vclient"), (b, "vserver")):
+            self._sh("ip", "-n", ns, "link", "set", "lo", "up")
+            self._sh("ip", "-n", ns, "link", "set", dev, "up")
+        ruleset = ("table netdev t {\n chain in {\n"
+                   "  type filter hook ingress device vserver priority 0;\n"
+                   f"  {rules}\n }}\n}}\n")
+        self._sh("ip", "netns", "exec", b, "nft", "-f", "-", stdin=ruleset)
+
+    def sysctl(self, ns: str, key: str, value: str) -> None:
+        self._sh("ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{key}={value}")
+
+    def delete(self) -> None:
+        for ns in (self.client_ns, self.server_ns):
+            subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
+
+
 @pytest.fixture
 def lossy_link():
-    """Two network namespaces joined by a veth pair, 10.200.<x>.1 (client side)
-    and .2 (server side). The server side drops 30% of what arrives from the
-    client at ingress, before any socket sees it: a lossy network for the
-    client's segments, and for its ACKs of the server's answer. (This kernel has
-    no netem; nftables' random numbers drop at the same rate.)"""
-    tag = f"{os.getpid() % 10000}"
-    a, b = f"sltcp{tag}a", f"sltcp{tag}b"
-    x = os.getpid() % 250 + 1
-    client_ip, server_ip = f"10.200.{x}.1", f"10.200.{x}.2"
+    """The server side drops 30% of what arrives from the client, at random:
+    a lossy network for the client's segments and for its ACKs of the server's
+    answer. (This kernel has no netem; nftables' random numbers drop at the
+    same rate.)"""
+    pair = NetnsPair("ip saddr {client_ip} numgen random mod 100 < 30 drop")
+    yield pair.client_ns, pair.server_ns, pair.server_ip
+    pair.delete()
 
-    def sh(*argv: str) -> None:
-        subprocess.run(argv, check=True, capture_output=True, timeout=30)
 
-    for ns in (a, b):
-        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+# Starts N non-blocking connects to each of the given ports at once and
+# prints, per port, the errors they ended with (errno names, sorted).
+PARALLEL_CONNECTS = """
+import errno, select, socket, sys
+host, n, ports = sys.argv[1], int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+pending = {}
+for port in ports:
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        pending[s] = port
+result = {p: [] for p in ports}
+while pending:
+    _, ready, _ = select.select([], list(pending), [], 60)
+    if not ready:
+        break
+    for s in ready:
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        result[pending.pop(s)].append(errno.errorcode.get(err, str(err)))
+        s.close()
+print(" ".join(f"{p}:" + ",".join(sorted(result[p])) for p in ports), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_connect_timeouts_and_unreachable_hosts_are_told_apart(daemon, peers, service_name):
+    """SYNs to one port vanish (the client gives up after its SYN retries); SYNs
+    to another are answered with ICMP host-unreachable."""
+    dropped, refused_icmp = 7001, 7002
+    pair = NetnsPair(f"tcp dport {dropped} drop\n"
+                     f"  tcp dport {refused_icmp} reject with icmp type host-unreachable")
     try:
-        sh("ip", "netns", "add", a)
-        sh("ip", "netns", "add", b)
-        sh("ip", "link", "add", "vclient", "netns", a, "type", "veth", "peer", "name", "vserver",
-           "netns", b)
-        sh("ip", "-n", a, "addr", "add", f"{client_ip}/24", "dev", "vclient")
-        sh("ip", "-n", b, "addr", "add", f"{server_ip}/24", "dev", "vserver")
-        for ns, dev in ((a, "vclient"), (b, "vserver")):
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-        ruleset = (f"table netdev loss {{\n chain in {{\n"
-                   f"  type filter hook ingress device vserver priority 0;\n"
-                   f"  ip saddr {client_ip} numgen random mod 100 < 30 drop\n }}\n}}\n")
-        subprocess.run(["ip", "netns", "exec", b, "nft", "-f", "-"], input=ruleset, text=True,
-                       check=True, capture_output=True, timeout=30)
-        yield a, b, server_ip
+        # One SYN retry: the connect times out after about 3 s, not 2 minutes.
+        pair.sysctl(pair.client_ns, "net.ipv4.tcp_syn_retries", "1")
+        n = 4
+        client = peers(PARALLEL_CONNECTS, service_name,
+                       [pair.server_ip, str(n), str(dropped), str(refused_icmp)],
+                       netns=pair.client_ns)
+        line = client.line(timeout=30)
+        assert line == (f"{dropped}:" + ",".join(["ETIMEDOUT"] * n) + f" {refused_icmp}:" +
+                        ",".join(["EHOSTUNREACH"] * n)), line
+        # SYNs retransmitted before giving up, as the kernel counted them.
+        retrans = _tcp_snmp(pair.client_ns)["RetransSegs"]
+        assert retrans >= n
+        expected = {(FAILURES, "timeout"): n, (FAILURES, "unreachable"): n,
+                    (RETRANSMITS, None): retrans}
+        _wait_exact(daemon, service_name, expected)
+        client.finish()
+        time.sleep(FOLD_WAIT)
+        assert _series(daemon, service_name) == expected
     finally:
-        for ns in (a, b):
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
+        pair.delete()
 
 
 def test_retransmits_match_the_kernels_count_per_namespace(daemon, peers, service_name,

@@ -85,8 +85,9 @@ void CheckTlsProbe(Report& r, const config::Options& options, const bpf::SocketP
 // attached. Not required: without it, traffic is still observed.
 void CheckTcpProbe(Report& r, const bpf::SocketProbe& sockets) {
   const std::vector<std::string> tracepoints = {
-      "sock/inet_sock_set_state", "tcp/tcp_retransmit_skb", "tcp/tcp_send_reset",
-      "tcp/tcp_receive_reset", "tcp/tcp_destroy_sock"};
+      "sock/inet_sock_set_state", "sock/inet_sk_error_report", "tcp/tcp_retransmit_skb",
+      "tcp/tcp_send_reset",       "tcp/tcp_receive_reset",     "tcp/tcp_destroy_sock",
+      "syscalls/sys_enter_getsockopt"};
   std::string missing;
   for (const auto& tp : tracepoints) {
     if (!Exists(TracefsRoot() + "/events/" + tp)) missing += " " + tp;
