@@ -163,6 +163,10 @@ def test_campaigns_created_by_platform(daemon, start_app, service_name):
         assert after.get(reason, 0) == before.get(reason, 0), (reason, after)
     # The client side of the same exchanges (this test process) is not counted.
     assert m.total("campaigns_created_total", platform="meta") == 7
+    # The HTTP metrics behind the rules still see every exchange, 422s included.
+    assert harness.keyed(m, harness.SERVER + "_count", service_name,
+                         ("http_route", "http_response_status_code")) == {
+        ("/api/campaigns", "201"): 13, ("/api/campaigns", "422"): 3}
     lint = harness.promtool_check(daemon.scrape())
     assert not [p for p in lint.problems if "campaigns_created" in p or "roas" in p], lint.output
 

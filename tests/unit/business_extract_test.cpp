@@ -77,6 +77,20 @@ TEST(BusinessExtract, TruncationKeepsCharactersWhole) {
   EXPECT_EQ(accented, std::string(63, 'c'));
 }
 
+TEST(BusinessExtract, LabelsAreUtf8) {
+  std::string ok = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80";
+  EXPECT_FALSE(business::SanitizeUtf8(&ok));
+  EXPECT_EQ(ok, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80");
+  std::string bad =
+      "a\xff"
+      "b\xc3"
+      "c\xc0\xaf"
+      "d\xed\xa0\x80"
+      "e\xe2\x82";
+  EXPECT_TRUE(business::SanitizeUtf8(&bad));
+  EXPECT_EQ(bad, "a?b?c??d???e??");
+}
+
 TEST(BusinessExtract, JsonPointers) {
   const json doc = json::parse(R"({"platform":"meta","n":3,"ok":true,"f":2.5,"none":null,
       "obj":{"a":1},"items":[{"count":7}],"a/b":"slash","m~n":"tilde"})");

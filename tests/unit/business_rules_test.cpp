@@ -177,7 +177,8 @@ TEST(BusinessRules, BadFilesNameTheLineAndTheProblem) {
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
        "      platform: {from: request_body, pointer: /p, header: X}\n",
        "'header' does not apply to from: request_body"},
-      {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: \"/a/{id}\"}\n    labels:\n"
+      {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: \"/a/{id}\"}\n    "
+       "labels:\n"
        "      shop: {from: route, param: shop}\n",
        "line 6: metrics[0] (a_total).labels.shop.param: route '/a/{id}' has no parameter {shop}"},
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
@@ -191,7 +192,8 @@ TEST(BusinessRules, BadFilesNameTheLineAndTheProblem) {
        "give either 'values' (an allow-list) or 'max_values', not both"},
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
        "      p: {from: query, param: s, max_values: 0}\n",
-       "line 6: metrics[0] (a_total).labels.p.max_values: must be a whole number between 1 and 1000"},
+       "line 6: metrics[0] (a_total).labels.p.max_values: must be a whole number between 1 and "
+       "1000"},
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
        "      p: {from: query, param: s, values: [a, a]}\n",
        "'a' is listed twice"},
@@ -209,7 +211,8 @@ TEST(BusinessRules, BadFilesNameTheLineAndTheProblem) {
   for (const BadCase& c : cases) {
     const std::string error = Error(c.yaml);
     EXPECT_NE(error.find(c.error), std::string::npos)
-        << "file:\n" << c.yaml << "\nerror: " << error << "\nexpected to contain: " << c.error;
+        << "file:\n"
+        << c.yaml << "\nerror: " << error << "\nexpected to contain: " << c.error;
   }
 }
 
@@ -219,9 +222,11 @@ TEST(BusinessRules, TooManyRulesAndLabels) {
     many += "  - {name: m" + std::to_string(i) + "_total, type: counter, match: {route: /a}}\n";
   }
   EXPECT_NE(Error(many).find("at most 64 rules"), std::string::npos);
-  std::string labels = "metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n"
-                       "    labels:\n";
-  for (int i = 0; i < 9; ++i) labels += "      l" + std::to_string(i) + ": {from: query, param: q}\n";
+  std::string labels =
+      "metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n"
+      "    labels:\n";
+  for (int i = 0; i < 9; ++i)
+    labels += "      l" + std::to_string(i) + ": {from: query, param: q}\n";
   EXPECT_NE(Error(labels).find("line 6: metrics[0] (a_total).labels: at most 8 labels"),
             std::string::npos);
 }

@@ -157,15 +157,15 @@ struct Harness {
       for (const auto& m : f.metric) {
         std::map<std::string, std::string> got;
         for (const auto& l : m.label) got[l.name] = l.value;
-        if (got == labels) return f.type == prometheus::MetricType::Counter ? m.counter.value
-                                                                            : m.gauge.value;
+        if (got == labels)
+          return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
       }
     }
     return -1;
   }
   double Errors(const std::string& metric, const std::string& reason) {
-    const double v = Value("sightline_business_rule_errors_total",
-                           {{"metric", metric}, {"reason", reason}});
+    const double v =
+        Value("sightline_business_rule_errors_total", {{"metric", metric}, {"reason", reason}});
     return v < 0 ? 0 : v;
   }
   double Campaigns(const std::string& platform) {
@@ -175,9 +175,10 @@ struct Harness {
 
 std::string Post(std::string_view path, std::string_view body,
                  std::string_view type = "application/json", std::string_view extra = "") {
-  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: shop\r\nContent-Type: " +
-         std::string(type) + "\r\n" + std::string(extra) +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  return "POST " + std::string(path) +
+         " HTTP/1.1\r\nHost: shop\r\nContent-Type: " + std::string(type) + "\r\n" +
+         std::string(extra) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         std::string(body);
 }
 
 std::string Response(int status, std::string_view body, std::string_view extra = "") {
@@ -198,8 +199,8 @@ std::string Chunked(std::string_view body, size_t piece) {
 }
 
 void Create(Harness& h, std::string_view platform_json, int status = 201) {
-  h.Send(Direction::kIngress, Post("/api/campaigns", R"({"name":"n","platform":)" +
-                                                         std::string(platform_json) + "}"));
+  h.Send(Direction::kIngress,
+         Post("/api/campaigns", R"({"name":"n","platform":)" + std::string(platform_json) + "}"));
   h.Send(Direction::kEgress, Response(status, R"({"id":"c-1"})"));
 }
 
@@ -210,7 +211,7 @@ TEST(BusinessSink, CountsCampaignsByPlatformExactly) {
   Create(h, R"("myspace")");
   Create(h, R"("friendster")");
   for (int i = 0; i < 3; ++i) Create(h, R"("meta")", 422);  // failed: not counted
-  Create(h, "null");                                         // no platform: "unknown"
+  Create(h, "null");                                        // no platform: "unknown"
   EXPECT_EQ(h.Campaigns("meta"), 7);
   EXPECT_EQ(h.Campaigns("google"), 4);
   EXPECT_EQ(h.Campaigns("other"), 2);
@@ -227,7 +228,8 @@ TEST(BusinessSink, RequestBodySplitAnywhereAndChunked) {
   const std::string plain = Post("/api/campaigns", body);
   const std::string chunked =
       "POST /api/campaigns HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n" + Chunked(body, 5);
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      Chunked(body, 5);
   for (const std::string& request : {plain, chunked}) {
     Harness h;
     for (size_t cut = 0; cut <= request.size(); ++cut) {
@@ -264,8 +266,7 @@ TEST(BusinessSink, LostBytesAreCountedNotGuessed) {
   const std::string body = R"({"name":"n","platform":"meta"})";
   const std::string request = Post("/api/campaigns", body);
   // The last 10 body bytes pass uncaptured: the platform is not guessed.
-  h.Send(Direction::kIngress, std::string_view(request).substr(0, request.size() - 10), 100, 1,
-         10);
+  h.Send(Direction::kIngress, std::string_view(request).substr(0, request.size() - 10), 100, 1, 10);
   h.Send(Direction::kEgress, Response(201, "{}"));
   EXPECT_EQ(h.Campaigns("meta"), -1);
   EXPECT_EQ(h.Campaigns("unknown"), 1);  // the campaign was created: counted, platform unknown
@@ -283,7 +284,8 @@ TEST(BusinessSink, LostBytesAreCountedNotGuessed) {
 
 TEST(BusinessSink, NonJsonInvalidJsonAndUnanswered) {
   Harness h;
-  h.Send(Direction::kIngress, Post("/api/campaigns", "platform=meta", "application/x-www-form-urlencoded"));
+  h.Send(Direction::kIngress,
+         Post("/api/campaigns", "platform=meta", "application/x-www-form-urlencoded"));
   h.Send(Direction::kEgress, Response(201, "{}"));
   h.Send(Direction::kIngress, Post("/api/campaigns", R"({"platform":"meta")"));
   h.Send(Direction::kEgress, Response(201, "{}"));
@@ -306,9 +308,9 @@ TEST(BusinessSink, LabelBoundsOverflowAndTruncation) {
   };
   roas("meta");
   roas("google");
-  roas("tiktok");    // a third distinct value: max_values is 2
+  roas("tiktok");  // a third distinct value: max_values is 2
   roas("linkedin");
-  roas("meta");      // admitted values stay admitted
+  roas("meta");  // admitted values stay admitted
   EXPECT_EQ(h.Value("roas_value", {{"service_name", "shop-api"}, {"platform", "_overflow"}}), 2);
   EXPECT_EQ(h.Errors("roas_value", "label_overflow"), 2);
   EXPECT_EQ(h.Value("roas_value", {{"service_name", "shop-api"}, {"platform", "meta"}}), 2);
@@ -325,6 +327,18 @@ TEST(BusinessSink, LabelBoundsOverflowAndTruncation) {
             3);
   EXPECT_EQ(t.Errors("items_sold_total", "label_truncated"), 1);
   EXPECT_EQ(t.Errors("items_sold_total", "missing_field"), 2);
+
+  // Label values are UTF-8 whatever the traffic sends.
+  t.Send(Direction::kIngress, Post("/api/shops/caf%C3%A9/orders?ch=web", "{}", "application/json",
+                                   "X-Tenant: a\xff\r\n"));
+  t.Send(Direction::kEgress, Response(201, R"({"items":1})"));
+  EXPECT_EQ(t.Value("items_sold_total", {{"service_name", "shop-api"},
+                                         {"shop", "caf%C3%A9"},
+                                         {"channel", "web"},
+                                         {"tenant", "a?"},
+                                         {"region", "unknown"}}),
+            1);
+  EXPECT_EQ(t.Errors("items_sold_total", "label_not_utf8"), 1);
 }
 
 TEST(BusinessSink, RouteQueryHeaderLabelsAndCounterValues) {
@@ -335,13 +349,15 @@ TEST(BusinessSink, RouteQueryHeaderLabelsAndCounterValues) {
   };
   order("/api/shops/paris/orders?ch=app", "3");
   order("/api/shops/paris/orders?x=1&ch=app", "4");
-  order("/api/shops/paris/orders?ch=fax", "1");      // not an allowed channel
-  order("/api/shops/paris/orders?ch=app", "-2");     // a counter never goes down
-  order("/api/shops/paris/orders?ch=app", "\"5\"");  // a string is not a number
-  order("/api/shops/paris/orders?ch=app", "9", 200); // status 201 only
-  order("/api/shops/paris/orders/7?ch=app", "9");    // another route
-  const std::map<std::string, std::string> app = {{"service_name", "shop-api"}, {"shop", "paris"},
-                                                  {"channel", "app"},          {"tenant", "acme"},
+  order("/api/shops/paris/orders?ch=fax", "1");       // not an allowed channel
+  order("/api/shops/paris/orders?ch=app", "-2");      // a counter never goes down
+  order("/api/shops/paris/orders?ch=app", "\"5\"");   // a string is not a number
+  order("/api/shops/paris/orders?ch=app", "9", 200);  // status 201 only
+  order("/api/shops/paris/orders/7?ch=app", "9");     // another route
+  const std::map<std::string, std::string> app = {{"service_name", "shop-api"},
+                                                  {"shop", "paris"},
+                                                  {"channel", "app"},
+                                                  {"tenant", "acme"},
                                                   {"region", "eu"}};
   EXPECT_EQ(h.Value("items_sold_total", app), 7);
   auto other = app;
@@ -366,8 +382,9 @@ TEST(BusinessSink, SideServiceAndUnmatchedExchangesAreNotFollowed) {
   EXPECT_EQ(h.Campaigns("meta"), -1);
   EXPECT_EQ(h.Value("sightline_business_exchanges_total", {{"outcome", "followed"}}), 0);
 
-  Harness s(Rules("metrics:\n  - name: a_total\n    type: counter\n"
-                  "    match: {route: /a, service: '^billing$'}\n"));
+  Harness s(
+      Rules("metrics:\n  - name: a_total\n    type: counter\n"
+            "    match: {route: /a, service: '^billing$'}\n"));
   s.Send(Direction::kIngress, "GET /a HTTP/1.1\r\n\r\n");
   s.Send(Direction::kEgress, Response(200, "{}"));
   EXPECT_EQ(s.Value("a_total", {{"service_name", "shop-api"}}), -1);
@@ -427,16 +444,20 @@ TEST(BusinessSink, ReloadKeepsUnchangedMetricsAndSkipsExchangesInFlight) {
 std::vector<std::pair<Direction, std::string>> MixedTraffic() {
   const std::string chunked_follow =
       "POST /api/campaigns?follow=1 HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n" + Chunked(R"({"platform":"google"})", 4);
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      Chunked(R"({"platform":"google"})", 4);
   return {
       {Direction::kIngress, Post("/api/campaigns", R"({"platform":"meta"})")},
       {Direction::kEgress, Response(201, R"({"id":1})")},
       {Direction::kIngress, chunked_follow},
-      {Direction::kEgress, "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n" + Chunked(R"({"id":2})", 3)},
+      {Direction::kEgress,
+       "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n" +
+           Chunked(R"({"id":2})", 3)},
       {Direction::kIngress, Post("/x/follow", "abcdef", "text/plain") +
                                 "GET /api/campaigns/3/roas HTTP/1.1\r\nHost: shop\r\n\r\n"},
-      {Direction::kEgress, Response(200, "ok") + Response(200, R"({"platform":"meta","roas":1.5})")},
+      {Direction::kEgress,
+       Response(200, "ok") + Response(200, R"({"platform":"meta","roas":1.5})")},
       {Direction::kIngress, "GET /plain HTTP/1.1\r\n\r\n"},
       {Direction::kEgress, Response(404, "{}")},
       {Direction::kIngress, "BREW /pot HTTP/1.1\r\n\r\n"},
@@ -468,8 +489,8 @@ TEST(BusinessSink, ForwardingIsIntact) {
       uint64_t ts = 100;
       for (const auto& [dir, bytes] : traffic) {
         const size_t c = std::min(cut, bytes.size());
-        for (std::string_view piece : {std::string_view(bytes).substr(0, c),
-                                       std::string_view(bytes).substr(c)}) {
+        for (std::string_view piece :
+             {std::string_view(bytes).substr(0, c), std::string_view(bytes).substr(c)}) {
           Data d;
           d.timestamp_ns = ++ts;
           d.pid = 10;

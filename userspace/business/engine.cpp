@@ -10,9 +10,12 @@ constexpr std::string_view kOther = "other";
 
 std::string_view OutcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kFollowed: return "followed";
-    case Outcome::kShed: return "shed";
-    case Outcome::kReloaded: return "reloaded";
+    case Outcome::kFollowed:
+      return "followed";
+    case Outcome::kShed:
+      return "shed";
+    case Outcome::kReloaded:
+      return "reloaded";
   }
   return "unknown";
 }
@@ -20,8 +23,8 @@ std::string_view OutcomeName(Outcome o) {
 // What a metric's series depend on; equal signatures across a reload keep
 // the series (and the distinct values already admitted).
 std::string Signature(const Rule& r) {
-  std::string s = (r.type == MetricType::kCounter ? "counter\n" : "gauge\n") + r.name + "\n" +
-                   r.help + "\n";
+  std::string s =
+      (r.type == MetricType::kCounter ? "counter\n" : "gauge\n") + r.name + "\n" + r.help + "\n";
   for (const LabelRule& l : r.labels) {
     s += l.name + "=" + std::to_string(l.max_values);
     for (const auto& v : l.values) s += "," + v;
@@ -85,12 +88,11 @@ std::unique_ptr<Engine::Metric> Engine::Make(const Rule& rule) {
   if (rule.type == MetricType::kCounter) {
     m->counter_family =
         &prometheus::BuildCounter().Name(rule.name).Help(rule.help).Register(registry_);
-    m->counter = std::make_unique<metrics::BudgetedCounter>(*m->counter_family, series_budget_,
-                                                            dropped_);
+    m->counter =
+        std::make_unique<metrics::BudgetedCounter>(*m->counter_family, series_budget_, dropped_);
   } else {
     m->gauge_family = &prometheus::BuildGauge().Name(rule.name).Help(rule.help).Register(registry_);
-    m->gauge =
-        std::make_unique<metrics::BudgetedGauge>(*m->gauge_family, series_budget_, dropped_);
+    m->gauge = std::make_unique<metrics::BudgetedGauge>(*m->gauge_family, series_budget_, dropped_);
   }
   return m;
 }
@@ -127,6 +129,7 @@ std::string Engine::Bound(Metric& m, const LabelRule& rule, size_t label,
                           std::optional<std::string> raw, size_t index) {
   if (!raw) return std::string(kUnknown);
   std::string v = std::move(*raw);
+  if (SanitizeUtf8(&v)) CountError(index, Reason::kLabelNotUtf8);
   if (TruncateLabel(&v, kMaxLabelValueBytes)) CountError(index, Reason::kLabelTruncated);
   if (!rule.values.empty()) {
     for (const auto& allowed : rule.values) {

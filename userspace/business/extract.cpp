@@ -57,21 +57,38 @@ std::string PercentDecode(std::string_view s) {
 
 std::string_view ReasonName(Reason r) {
   switch (r) {
-    case Reason::kNoBody: return "no_body";
-    case Reason::kNotJson: return "not_json";
-    case Reason::kBodyTooLarge: return "body_too_large";
-    case Reason::kBodyIncomplete: return "body_incomplete";
-    case Reason::kDecodeFailed: return "decode_failed";
-    case Reason::kInvalidJson: return "invalid_json";
-    case Reason::kMissingField: return "missing_field";
-    case Reason::kNotAScalar: return "not_a_scalar";
-    case Reason::kNotANumber: return "not_a_number";
-    case Reason::kNegativeValue: return "negative_value";
-    case Reason::kLabelOther: return "label_other";
-    case Reason::kLabelOverflow: return "label_overflow";
-    case Reason::kLabelTruncated: return "label_truncated";
-    case Reason::kUnanswered: return "unanswered";
-    case Reason::kCount: break;
+    case Reason::kNoBody:
+      return "no_body";
+    case Reason::kNotJson:
+      return "not_json";
+    case Reason::kBodyTooLarge:
+      return "body_too_large";
+    case Reason::kBodyIncomplete:
+      return "body_incomplete";
+    case Reason::kDecodeFailed:
+      return "decode_failed";
+    case Reason::kInvalidJson:
+      return "invalid_json";
+    case Reason::kMissingField:
+      return "missing_field";
+    case Reason::kNotAScalar:
+      return "not_a_scalar";
+    case Reason::kNotANumber:
+      return "not_a_number";
+    case Reason::kNegativeValue:
+      return "negative_value";
+    case Reason::kLabelOther:
+      return "label_other";
+    case Reason::kLabelOverflow:
+      return "label_overflow";
+    case Reason::kLabelTruncated:
+      return "label_truncated";
+    case Reason::kLabelNotUtf8:
+      return "label_not_utf8";
+    case Reason::kUnanswered:
+      return "unanswered";
+    case Reason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -161,8 +178,8 @@ std::optional<std::string> QueryParam(std::string_view target, std::string_view 
 bool IsJsonContentType(std::string_view value) {
   std::string_view type = Trim(value.substr(0, value.find(';')));
   auto equals = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return Lower(x) == Lower(y); });
   };
   constexpr std::string_view kApp = "application/";
   if (type.size() <= kApp.size() || !equals(type.substr(0, kApp.size()), kApp)) return false;
@@ -181,7 +198,8 @@ bool TruncateLabel(std::string* value, size_t max) {
 
 // The value at `pointer`, or nullptr. Array indices the pointer spells
 // badly ("/items/01", "/items/-") are absent values, not exceptions.
-static const nlohmann::json* Find(const nlohmann::json& doc, const nlohmann::json::json_pointer& pointer) {
+static const nlohmann::json* Find(const nlohmann::json& doc,
+                                  const nlohmann::json::json_pointer& pointer) {
   try {
     return doc.contains(pointer) ? &doc.at(pointer) : nullptr;
   } catch (const nlohmann::json::exception&) {
@@ -209,6 +227,46 @@ std::optional<Reason> JsonNumber(const nlohmann::json& doc,
   if (!v.is_number()) return Reason::kNotANumber;
   *out = v.get<double>();
   return std::nullopt;
+}
+
+bool SanitizeUtf8(std::string* value) {
+  bool replaced = false;
+  std::string& v = *value;
+  size_t i = 0;
+  while (i < v.size()) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    size_t len = 0;
+    uint32_t min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      min = 0x10000;
+    }
+    bool ok = len > 0 && i + len <= v.size();
+    uint32_t cp = ok ? c & (0x7F >> len) : 0;
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(v[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      i += len;
+    } else {
+      v[i++] = '?';
+      replaced = true;
+    }
+  }
+  return replaced;
 }
 
 std::optional<Reason> TextNumber(std::string_view text, double* out) {

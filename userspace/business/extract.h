@@ -5,12 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "metrics/route.h"
 
@@ -32,6 +31,7 @@ enum class Reason : uint8_t {
   kLabelOther,      // a value outside the label's allow-list, counted as "other"
   kLabelOverflow,   // a value past the label's max_values, counted as "_overflow"
   kLabelTruncated,  // a value longer than 64 bytes, cut
+  kLabelNotUtf8,    // bytes of a value that are not UTF-8, replaced by '?'
   kUnanswered,      // the exchange got no complete response
   kCount,
 };
@@ -84,6 +84,10 @@ std::optional<Reason> JsonLabel(const nlohmann::json& doc,
 // A JSON number at `pointer` (strings are not numbers here).
 std::optional<Reason> JsonNumber(const nlohmann::json& doc,
                                  const nlohmann::json::json_pointer& pointer, double* out);
+
+// Replaces every byte of `value` that is not part of a well-formed UTF-8
+// character with '?' (label values must be UTF-8); true when it did.
+bool SanitizeUtf8(std::string* value);
 
 // A decimal number making up all of `text` (surrounding blanks ignored).
 std::optional<Reason> TextNumber(std::string_view text, double* out);

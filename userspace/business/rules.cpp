@@ -15,8 +15,8 @@ namespace {
 
 // Families the daemon defines or will define: a rule may not shadow them.
 constexpr std::string_view kReservedPrefixes[] = {
-    "http_",     "gen_ai_", "db_",       "messaging_", "rpc_", "sightline_",
-    "process_",  "system_", "container_", "k8s_",      "hw_",  "go_"};
+    "http_",    "gen_ai_", "db_",        "messaging_", "rpc_", "sightline_",
+    "process_", "system_", "container_", "k8s_",       "hw_",  "go_"};
 
 // A problem at a place in the file; caught once, in ParseRules.
 struct Invalid {
@@ -88,8 +88,9 @@ void ParseStatus(const YAML::Node& n, const std::string& where, Rule& r) {
     auto [e2, c2] = std::from_chars(b.data(), b.data() + b.size(), hi);
     if (c1 != std::errc() || c2 != std::errc() || e1 != a.data() + a.size() ||
         e2 != b.data() + b.size() || lo < 100 || hi > 599 || lo > hi) {
-      Fail(item, where + ": '" + s + "' is not a status (201), a class (2xx), a range "
-                         "(200-299) or 'any'");
+      Fail(item, where + ": '" + s +
+                     "' is not a status (201), a class (2xx), a range "
+                     "(200-299) or 'any'");
     }
     r.status.emplace_back(lo, hi);
     return true;
@@ -107,7 +108,8 @@ void ParseStatus(const YAML::Node& n, const std::string& where, Rule& r) {
 void ParseMethods(const YAML::Node& n, const std::string& where, Rule& r) {
   auto one = [&](const YAML::Node& item) {
     std::string m = Scalar(item, where);
-    if (m.empty() || !std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    if (m.empty() ||
+        !std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
       Fail(item, where + ": '" + m + "' is not an HTTP method in capitals (GET, POST, ...)");
     }
     r.methods.push_back(std::move(m));
@@ -120,8 +122,7 @@ void ParseMethods(const YAML::Node& n, const std::string& where, Rule& r) {
   }
 }
 
-Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Rule& r,
-                         bool label) {
+Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Rule& r, bool label) {
   if (!n.IsMap()) Fail(n, where + ": must be a map like {from: request_body, pointer: /field}");
   if (label) {
     OnlyKeys(n, where, {"from", "pointer", "param", "header", "values", "max_values"});
@@ -145,8 +146,9 @@ Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Ru
     e.source = from == "request_header" ? Source::kRequestHeader : Source::kResponseHeader;
     key_name = "header";
   } else {
-    Fail(n["from"], where + ".from: '" + from + "' is not one of request_body, response_body, "
-                            "route, query, request_header, response_header");
+    Fail(n["from"], where + ".from: '" + from +
+                        "' is not one of request_body, response_body, "
+                        "route, query, request_header, response_header");
   }
   for (std::string_view k : {"pointer", "param", "header"}) {
     if (k != key_name && n[std::string(k)]) {
@@ -162,8 +164,9 @@ Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Ru
       try {
         e.pointer = nlohmann::json::json_pointer(e.key);
       } catch (const nlohmann::json::exception&) {
-        Fail(key, where + ".pointer: '" + e.key + "' is not a JSON pointer (RFC 6901: "
-                          "\"/platform\", \"/items/0/id\", \"\" for the whole body)");
+        Fail(key, where + ".pointer: '" + e.key +
+                      "' is not a JSON pointer (RFC 6901: "
+                      "\"/platform\", \"/items/0/id\", \"\" for the whole body)");
       }
       break;
     case Source::kRoute:
@@ -173,9 +176,8 @@ Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Ru
       break;
     case Source::kRequestHeader:
     case Source::kResponseHeader:
-      if (e.key.empty() || !std::all_of(e.key.begin(), e.key.end(), [](char c) {
-            return IsNameChar(c) || c == '-';
-          })) {
+      if (e.key.empty() || !std::all_of(e.key.begin(), e.key.end(),
+                                        [](char c) { return IsNameChar(c) || c == '-'; })) {
         Fail(key, where + ".header: '" + e.key + "' is not a header name");
       }
       std::transform(e.key.begin(), e.key.end(), e.key.begin(), Lower);
@@ -192,15 +194,17 @@ LabelRule ParseLabel(const YAML::Node& name_node, const YAML::Node& n, const std
   LabelRule l;
   l.name = name_node.Scalar();
   if (!IsLabelName(l.name) || l.name.starts_with("__")) {
-    Fail(name_node, where + ": '" + l.name + "' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, "
-                           "not starting with __)");
+    Fail(name_node, where + ": '" + l.name +
+                        "' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, "
+                        "not starting with __)");
   }
   if (l.name == "service_name") {
     Fail(name_node, where + ": 'service_name' is set by sightline on every series");
   }
   l.from = ParseExtractor(n, where, r, true);
   if (n["values"] && n["max_values"]) {
-    Fail(n["max_values"], where + ": give either 'values' (an allow-list) or 'max_values', not both");
+    Fail(n["max_values"],
+         where + ": give either 'values' (an allow-list) or 'max_values', not both");
   }
   if (const YAML::Node v = n["values"]) {
     if (!v.IsSequence() || v.size() == 0) Fail(v, where + ".values: must be a non-empty list");
@@ -237,7 +241,8 @@ Rule ParseRule(const YAML::Node& n, size_t index, std::set<std::string>& names) 
   if (!n["name"]) Fail(n, where + ": 'name' is missing");
   r.name = Scalar(n["name"], where + ".name");
   if (auto err = CheckMetricName(r.name)) Fail(n["name"], where + ".name: " + *err);
-  if (!names.insert(r.name).second) Fail(n["name"], where + ".name: '" + r.name + "' is defined twice");
+  if (!names.insert(r.name).second)
+    Fail(n["name"], where + ".name: '" + r.name + "' is defined twice");
   where += " (" + r.name + ")";
 
   if (!n["type"]) Fail(n, where + ": 'type' is missing (counter or gauge)");
@@ -320,25 +325,33 @@ Rule ParseRule(const YAML::Node& n, size_t index, std::set<std::string>& names) 
 
 std::string_view SourceName(Source s) {
   switch (s) {
-    case Source::kRequestBody: return "request_body";
-    case Source::kResponseBody: return "response_body";
-    case Source::kRoute: return "route";
-    case Source::kRequestHeader: return "request_header";
-    case Source::kResponseHeader: return "response_header";
-    case Source::kQuery: return "query";
+    case Source::kRequestBody:
+      return "request_body";
+    case Source::kResponseBody:
+      return "response_body";
+    case Source::kRoute:
+      return "route";
+    case Source::kRequestHeader:
+      return "request_header";
+    case Source::kResponseHeader:
+      return "response_header";
+    case Source::kQuery:
+      return "query";
   }
   return "unknown";
 }
 
 bool Rule::Uses(Source s) const {
   if (value && value->source == s) return true;
-  return std::any_of(labels.begin(), labels.end(), [s](const LabelRule& l) { return l.from.source == s; });
+  return std::any_of(labels.begin(), labels.end(),
+                     [s](const LabelRule& l) { return l.from.source == s; });
 }
 
 bool Rule::StatusMatches(int code) const {
   if (status.empty()) return true;
-  return std::any_of(status.begin(), status.end(),
-                     [code](const auto& range) { return code >= range.first && code <= range.second; });
+  return std::any_of(status.begin(), status.end(), [code](const auto& range) {
+    return code >= range.first && code <= range.second;
+  });
 }
 
 bool Rule::MethodMatches(std::string_view method) const {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <string>
@@ -19,15 +20,13 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace sightline::business {
 
-inline constexpr size_t kMaxRules = 64;             // a bit per rule in the hot path
+inline constexpr size_t kMaxRules = 64;  // a bit per rule in the hot path
 inline constexpr size_t kMaxLabelsPerRule = 8;
 inline constexpr size_t kDefaultMaxValues = 20;
 inline constexpr size_t kMaxMaxValues = 1000;
-inline constexpr size_t kMaxLabelValueBytes = 64;   // longer values are truncated
+inline constexpr size_t kMaxLabelValueBytes = 64;  // longer values are truncated
 inline constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;
 inline constexpr size_t kMaxMaxBodyBytes = 16u << 20;
 inline constexpr size_t kDefaultMaxInFlight = 4096;
@@ -69,11 +68,11 @@ struct Rule {
   int line = 0;  // 1-based line of the rule in its file
 
   // match
-  std::vector<std::string> methods;             // empty: any method
-  std::string route;                            // a route pattern, e.g. /api/campaigns/{id}
+  std::vector<std::string> methods;  // empty: any method
+  std::string route;                 // a route pattern, e.g. /api/campaigns/{id}
   SideMatch side = SideMatch::kServer;
-  std::vector<std::pair<int, int>> status;      // inclusive ranges; empty: any status
-  std::optional<std::regex> service;            // matched against the whole service_name
+  std::vector<std::pair<int, int>> status;  // inclusive ranges; empty: any status
+  std::optional<std::regex> service;        // matched against the whole service_name
   std::string service_text;
 
   std::vector<LabelRule> labels;

@@ -11,9 +11,12 @@ using Headers = std::vector<std::pair<std::string, std::string>>;  // lowercased
 
 bool SideMatches(SideMatch want, http1::Side side) {
   switch (want) {
-    case SideMatch::kServer: return side == http1::Side::kServer;
-    case SideMatch::kClient: return side == http1::Side::kClient;
-    case SideMatch::kAny: return true;
+    case SideMatch::kServer:
+      return side == http1::Side::kServer;
+    case SideMatch::kClient:
+      return side == http1::Side::kClient;
+    case SideMatch::kAny:
+      return true;
   }
   return false;
 }
