@@ -40,7 +40,7 @@ const volatile __u8 filter_pids = 0; /* only tgids in pid_allow */
 
 enum owner_flags {
 	OWNER_CONNECTING = 1, /* SYN sent, handshake not finished */
-	OWNER_OPEN = 2,       /* established and counted as opened: its CLOSE counts */
+	OWNER_OPEN = 2,	      /* established and counted as opened: its CLOSE counts */
 	OWNER_IGNORED = 4,    /* the daemon itself, or a process not observed */
 	OWNER_RESET = 8,      /* a RST arrived while connecting */
 };
@@ -49,7 +49,7 @@ struct sk_owner {
 	__u32 tgid;
 	__u8 flags; /* enum owner_flags */
 	__u8 _pad;
-	__u16 err;  /* error seen while connecting, before anything cleared it */
+	__u16 err; /* error seen while connecting, before anything cleared it */
 	char comm[16];
 };
 
@@ -155,21 +155,21 @@ static __always_inline struct sl_tcp_stats *stats_of(const struct sk_owner *o)
 	return s;
 }
 
-#define ADD(o, field, n)                                           \
-	do {                                                       \
-		struct sl_tcp_stats *__s = stats_of(o);            \
-		if (__s)                                           \
-			__sync_fetch_and_add(&__s->field, (n));    \
+#define ADD(o, field, n)                                                                           \
+	do {                                                                                       \
+		struct sl_tcp_stats *__s = stats_of(o);                                            \
+		if (__s)                                                                           \
+			__sync_fetch_and_add(&__s->field, (n));                                    \
 	} while (0)
 
 /* Per-socket event: to its owner's counters, or to an unattributed counter. */
-#define ATTRIBUTE(sk, field, n, unattributed)                      \
-	do {                                                       \
-		struct sk_owner *__o = owner_of(sk);               \
-		if (!__o)                                          \
-			count((unattributed), (n));                \
-		else if (!(__o->flags & OWNER_IGNORED))            \
-			ADD(__o, field, (n));                      \
+#define ATTRIBUTE(sk, field, n, unattributed)                                                      \
+	do {                                                                                       \
+		struct sk_owner *__o = owner_of(sk);                                               \
+		if (!__o)                                                                          \
+			count((unattributed), (n));                                                \
+		else if (!(__o->flags & OWNER_IGNORED))                                            \
+			ADD(__o, field, (n));                                                      \
 	} while (0)
 
 /* Why a connect ended. sk_err alone is not enough: getsockopt(SO_ERROR)
@@ -308,8 +308,7 @@ int sl_tcp_retransmit(struct bpf_raw_tracepoint_args *ctx)
 	/* One skb may carry several MSS-sized segments; the kernel's own
 	 * TcpRetransSegs adds tcp_skb_pcount(skb), the GSO segment count kept
 	 * in the skb's control block. */
-	const struct tcp_skb_cb *cb =
-		(const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	const struct tcp_skb_cb *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
 	__u64 segs = BPF_CORE_READ(cb, tcp_gso_segs);
 	if (segs == 0)
 		segs = 1;

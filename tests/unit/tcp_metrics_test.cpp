@@ -1,6 +1,8 @@
 // The TCP health aggregation on a fake kernel map: per-process deltas summed
 // per service, processes that exit folded in with their final counts, and
 // the probe's own loss and attribution counters.
+#include "metrics/tcp_metrics.h"
+
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <unistd.h>
@@ -10,8 +12,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-
-#include "metrics/tcp_metrics.h"
 
 namespace {
 
@@ -117,13 +117,21 @@ TEST_F(TcpMetricsTest, SumsProcessesPerService) {
   c.resets_sent = 2;
   m->Sweep(reader_, 1);
 
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 5);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "nginx"}, {"direction", "passive"}}), 5);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "passive"}}), -1);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 5);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "nginx"}, {"direction", "passive"}}),
+      5);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "passive"}}),
+      -1);
   EXPECT_EQ(Value("tcp_connections_closed_total", {{"service_name", "api"}}), 2);
   EXPECT_EQ(Value("tcp_connections_closed_total", {{"service_name", "nginx"}}), 5);
-  EXPECT_EQ(Value("tcp_connection_failures_total", {{"service_name", "api"}, {"reason", "refused"}}), 4);
-  EXPECT_EQ(Value("tcp_connection_failures_total", {{"service_name", "nginx"}, {"reason", "timeout"}}), 1);
+  EXPECT_EQ(
+      Value("tcp_connection_failures_total", {{"service_name", "api"}, {"reason", "refused"}}), 4);
+  EXPECT_EQ(
+      Value("tcp_connection_failures_total", {{"service_name", "nginx"}, {"reason", "timeout"}}),
+      1);
   EXPECT_EQ(Value("tcp_retransmits_total", {{"service_name", "api"}}), 7);
   EXPECT_EQ(Value("tcp_resets_total", {{"service_name", "api"}, {"direction", "received"}}), 1);
   EXPECT_EQ(Value("tcp_resets_total", {{"service_name", "nginx"}, {"direction", "sent"}}), 2);
@@ -142,7 +150,8 @@ TEST_F(TcpMetricsTest, AddsOnlyWhatGrewSinceTheLastSweep) {
   reader_.map[10].opened_active = 1;
   m->Sweep(reader_, 3);
   EXPECT_EQ(Value("tcp_retransmits_total", {{"service_name", "api"}}), 10);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
 }
 
 TEST_F(TcpMetricsTest, FoldsExitedProcessesWithTheirFinalCounts) {
@@ -165,7 +174,8 @@ TEST_F(TcpMetricsTest, FoldsExitedProcessesWithTheirFinalCounts) {
   EXPECT_EQ(m->tracked_processes(), 0u);
   // Named as it was while alive.
   EXPECT_EQ(Value("tcp_connections_closed_total", {{"service_name", "api"}}), 4);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 3);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 3);
 
   // A socket of the gone process closes later: the kernel makes a new entry.
   reader_.map[11] = Stats("python3");
@@ -181,7 +191,9 @@ TEST_F(TcpMetricsTest, ProcessSeenOnlyAfterItsExitIsNamedByItsTaskName) {
   reader_.map[40] = Stats("shortlived");
   reader_.map[40].failed[SL_TCP_FAIL_REFUSED] = 3;
   m->Sweep(reader_, 1);
-  EXPECT_EQ(Value("tcp_connection_failures_total", {{"service_name", "shortlived"}, {"reason", "refused"}}), 3);
+  EXPECT_EQ(Value("tcp_connection_failures_total",
+                  {{"service_name", "shortlived"}, {"reason", "refused"}}),
+            3);
   EXPECT_EQ(reader_.map.count(40), 0u);
 }
 
@@ -192,14 +204,18 @@ TEST_F(TcpMetricsTest, ExecutableFilterLeavesProcessesOut) {
   reader_.map[13] = Stats("curl");
   reader_.map[13].opened_active = 9;
   m->Sweep(reader_, 1);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "excluded"}, {"direction", "active"}}), -1);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
+  EXPECT_EQ(Value("tcp_connections_opened_total",
+                  {{"service_name", "excluded"}, {"direction", "active"}}),
+            -1);
 }
 
 TEST_F(TcpMetricsTest, MirrorsKernelLossAndUnattributedCounters) {
   auto m = Make();
   m->Sweep(reader_, 1);
-  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}), 0);
+  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}),
+            0);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "closed"}}), 0);
   reader_.counters[SL_TCP_CNT_OWNER_MAP_FULL] = 2;
   reader_.counters[SL_TCP_CNT_STATS_MAP_FULL] = 3;
@@ -209,16 +225,21 @@ TEST_F(TcpMetricsTest, MirrorsKernelLossAndUnattributedCounters) {
   m->Sweep(reader_, 2);
   reader_.counters[SL_TCP_CNT_UNATTR_CLOSED] = 10;
   m->Sweep(reader_, 3);
-  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}), 2);
-  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "process_map_full"}}), 3);
+  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}),
+            2);
+  EXPECT_EQ(
+      Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "process_map_full"}}), 3);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "closed"}}), 10);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "retransmits"}}), 5);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "resets_sent_no_socket"}}), 6);
 
   m->UpdatePrograms({{"sl_tcp_set_state", 100, 5000, 1}, {"sl_tcp_retransmit", 7, 0, 2}});
   m->UpdatePrograms({{"sl_tcp_set_state", 150, 5000, 4}, {"sl_tcp_retransmit", 7, 0, 2}});
-  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "program_not_run"}}), 6);
-  EXPECT_EQ(Value("sightline_probe_runs_total", {{"probe", "tcp"}, {"program", "sl_tcp_set_state"}}), 150);
+  EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "program_not_run"}}),
+            6);
+  EXPECT_EQ(
+      Value("sightline_probe_runs_total", {{"probe", "tcp"}, {"program", "sl_tcp_set_state"}}),
+      150);
 }
 
 TEST_F(TcpMetricsTest, SeriesBudgetFoldsNewLabelSets) {
@@ -230,10 +251,16 @@ TEST_F(TcpMetricsTest, SeriesBudgetFoldsNewLabelSets) {
   reader_.map[12].opened_passive = 2;
   m->Sweep(reader_, 2);
   // Past the budget a new label set keeps its service and folds the rest.
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "nginx"}, {"direction", "passive"}}), -1);
-  EXPECT_EQ(Value("tcp_connections_opened_total", {{"service_name", "nginx"}, {"direction", "_overflow"}}), 2);
-  EXPECT_EQ(Value("sightline_series_dropped_total", {{"metric", "tcp_connections_opened_total"}}), 1);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "api"}, {"direction", "active"}}), 1);
+  EXPECT_EQ(
+      Value("tcp_connections_opened_total", {{"service_name", "nginx"}, {"direction", "passive"}}),
+      -1);
+  EXPECT_EQ(Value("tcp_connections_opened_total",
+                  {{"service_name", "nginx"}, {"direction", "_overflow"}}),
+            2);
+  EXPECT_EQ(Value("sightline_series_dropped_total", {{"metric", "tcp_connections_opened_total"}}),
+            1);
 }
 
 TEST(TcpStatsDelta, FieldwiseAndFromZeroWhenRecreated) {

@@ -34,7 +34,7 @@ class TcpStatsReader {
 
 struct TcpProbeConfig {
   uint32_t self_tgid = 0;
-  uint32_t max_sockets = 131072;  // sockets whose owner is remembered
+  uint32_t max_sockets = 131072;   // sockets whose owner is remembered
   uint32_t max_processes = 16384;  // processes with counters
   bool filter_pids = false;        // --pids given: the socket probe's pid_allow map applies
 };

@@ -14,9 +14,15 @@ constexpr std::array<const char*, SL_TCP_FAIL_MAX> kFailureReasons = {
 
 // sightline_tcp_unattributed_total{event}, by enum sl_tcp_counter (empty:
 // exported elsewhere).
-constexpr std::array<const char*, SL_TCP_CNT_MAX> kUnattributedEvents = {
-    "", "", "opened", "closed", "failed", "retransmits", "resets_sent", "resets_received",
-    "resets_sent_no_socket"};
+constexpr std::array<const char*, SL_TCP_CNT_MAX> kUnattributedEvents = {"",
+                                                                         "",
+                                                                         "opened",
+                                                                         "closed",
+                                                                         "failed",
+                                                                         "retransmits",
+                                                                         "resets_sent",
+                                                                         "resets_received",
+                                                                         "resets_sent_no_socket"};
 
 uint64_t Minus(uint64_t a, uint64_t b) { return a >= b ? a - b : a; }
 
@@ -131,7 +137,8 @@ void TcpMetrics::Add(uint32_t tgid, const sl_tcp_stats& d, uint64_t now_ns) {
   inc(opened_, {{"direction", "active"}}, d.opened_active);
   inc(opened_, {{"direction", "passive"}}, d.opened_passive);
   inc(closed_, {}, d.closed);
-  for (int i = 0; i < SL_TCP_FAIL_MAX; i++) inc(failures_, {{"reason", kFailureReasons[i]}}, d.failed[i]);
+  for (int i = 0; i < SL_TCP_FAIL_MAX; i++)
+    inc(failures_, {{"reason", kFailureReasons[i]}}, d.failed[i]);
   inc(retransmits_, {}, d.retransmits);
   inc(resets_, {{"direction", "sent"}}, d.resets_sent);
   inc(resets_, {{"direction", "received"}}, d.resets_received);
@@ -159,7 +166,8 @@ void TcpMetrics::Sweep(bpf::TcpStatsReader& reader, uint64_t now_ns) {
 
   auto c = reader.ReadCounters();
   for (int i = 0; i < SL_TCP_CNT_MAX; i++) {
-    if (kernel_counters_[i].counter) Mirror(*kernel_counters_[i].counter, kernel_counters_[i].last, c[i]);
+    if (kernel_counters_[i].counter)
+      Mirror(*kernel_counters_[i].counter, kernel_counters_[i].last, c[i]);
   }
 }
 
@@ -170,13 +178,15 @@ void TcpMetrics::UpdatePrograms(const std::vector<bpf::ProgramStats>& programs) 
     auto it = programs_.find(p.name);
     if (it == programs_.end()) {
       prometheus::Labels l = {{"probe", "tcp"}, {"program", p.name}};
-      it = programs_.emplace(p.name, std::make_pair(Mirrored{&probe_runs_.Add(l)},
-                                                    Mirrored{&probe_run_seconds_.Add(l)}))
+      it = programs_
+               .emplace(p.name, std::make_pair(Mirrored{&probe_runs_.Add(l)},
+                                               Mirrored{&probe_run_seconds_.Add(l)}))
                .first;
     }
     auto& [runs, time] = it->second;
     Mirror(*runs.counter, runs.last, p.run_count);
-    if (p.run_time_ns > time.last) time.counter->Increment(double(p.run_time_ns - time.last) * 1e-9);
+    if (p.run_time_ns > time.last)
+      time.counter->Increment(double(p.run_time_ns - time.last) * 1e-9);
     time.last = p.run_time_ns;
   }
   Mirror(*program_not_run_.counter, program_not_run_.last, misses);
