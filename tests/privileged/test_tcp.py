@@ -396,3 +396,38 @@ def test_retransmits_match_the_kernels_count_per_namespace(daemon, peers, servic
     assert s[(OPENED, "active")] == 1 and s[(CLOSED, None)] == 1
     s = _series(daemon, server_name)
     assert s[(OPENED, "passive")] == 1 and s[(CLOSED, None)] == 1
+
+
+# Waits for a line on stdin, then connects N times to a port (closing each at
+# once); prints N and waits for stdin to close.
+GATED_CLIENT = """
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+sys.stdin.readline()
+for _ in range(n):
+    socket.create_connection(("127.0.0.1", port)).close()
+print(n, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_pids_filter_counts_only_the_listed_processes(privileged, peers, service_name):
+    """--pids: only the listed process is counted; its peers (not listed) are not."""
+    n = 5
+    port = harness.free_port()
+    server = peers(SERVER, service_name + "-srv", ["127.0.0.1", str(port), str(2 * n), "read"])
+    assert server.line() == "ready"
+    listed = peers(GATED_CLIENT, service_name + "-in", [str(port), str(n)])
+    other = peers(GATED_CLIENT, service_name + "-out", [str(port), str(n)])
+    d = harness.start_daemon("--pids", str(listed.proc.pid))
+    try:
+        for p in (listed, other):
+            p.proc.stdin.write("go\n")
+            p.proc.stdin.flush()
+            assert p.line() == str(n)
+        assert server.line() == "0"
+        _wait_exact(d, service_name + "-in", {(OPENED, "active"): n, (CLOSED, None): n})
+        assert _series(d, service_name + "-out") == {}
+        assert _series(d, service_name + "-srv") == {}
+    finally:
+        assert d.stop() == 0, d.stderr_text()[-3000:]
