@@ -2,10 +2,14 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <regex>
 
 #include "business/rules.h"
 #include "genai/pricing.h"
+#include "logs/access_log.h"
+#include "logs/mask.h"
 #include "metrics/endpoint.h"
 #include "metrics/route.h"
 #include "sightline/bpf/tls.h"
@@ -20,6 +24,7 @@ constexpr const char* kExamples = R"(Examples:
   sightline --ports 80,8080 --route-pattern '/api/campaigns/{id}'
   sightline --exclude-ports 22 --exe '^/usr/(s)?bin/nginx$' --log-format json
   sightline --business-rules /etc/sightline/business-rules.yaml
+  LOG_FILE=/var/log/sightline/access.log ENVIRONMENT=staging sightline --log-header user-agent
   SIGHTLINE_LISTEN=127.0.0.1:9464 sightline --config /etc/sightline/sightline.toml
 
 Every flag has an environment variable (shown as SIGHTLINE_*) and a config-file
@@ -86,6 +91,25 @@ std::optional<std::string> Validate(const Options& o) {
   if (!o.business_rules.empty()) {
     std::string error;
     if (!business::LoadRules(o.business_rules, &error)) return "--business-rules: " + error;
+  }
+  if (!logs::ParseMode(o.access_log)) return "--access-log: must be off, sample or all";
+  if (!(o.access_log_sample_rate >= 0 && o.access_log_sample_rate <= 1)) {
+    return "--access-log-sample-rate: must be between 0 and 1";
+  }
+  if (!logs::ParseLevel(o.access_log_level)) {
+    return "--access-log-level (LOG_LEVEL): must be debug, info, warning or error, got '" +
+           o.access_log_level + "'";
+  }
+  if (!(o.log_rate_limit >= 0)) return "--log-rate-limit: must be 0 (unlimited) or more";
+  for (const auto& h : o.correlation_headers) {
+    if (h.empty() || h.find_first_of(" :\t") != std::string::npos) {
+      return "--correlation-headers: '" + h + "' is not a header name";
+    }
+  }
+  if (auto err = logs::Masker::ValidatePatterns(o.mask_patterns)) return "--mask-pattern: " + *err;
+  if (!o.mask_file.empty()) {
+    std::string error;
+    if (!logs::Masker::LoadPatternFile(o.mask_file, &error)) return "--mask-file: " + error;
   }
   return std::nullopt;
 }
@@ -156,6 +180,42 @@ ParseResult Parse(int argc, const char* const* argv) {
                  "exchanges into business counters and gauges (reloaded on SIGHUP)")
       ->envname("SIGHTLINE_BUSINESS_RULES");
 
+  app.add_option("--access-log", o.access_log, "JSON access log: one line per HTTP exchange "
+                 "and AI call (all), a share of correlation ids (sample), or none (off)")
+      ->envname("SIGHTLINE_ACCESS_LOG")->capture_default_str()
+      ->check(CLI::IsMember({"off", "sample", "all"}));
+  app.add_option("--access-log-sample-rate", o.access_log_sample_rate, "With --access-log "
+                 "sample: share of correlation ids logged (0..1); both sides of a call go together")
+      ->envname("SIGHTLINE_ACCESS_LOG_SAMPLE_RATE")->capture_default_str();
+  auto* access_level = app.add_option("--access-log-level", o.access_log_level,
+                                      "Lowest level of access lines written: debug, info, "
+                                      "warning (4xx, unanswered), error (5xx); env LOG_LEVEL too")
+      ->envname("SIGHTLINE_ACCESS_LOG_LEVEL")->capture_default_str();
+  auto* log_file = app.add_option("--log-file", o.log_file, "Write access lines to this file "
+                                  "instead of stdout, rotated daily to FILE.YYYY-MM-DD; env "
+                                  "LOG_FILE too")->envname("SIGHTLINE_LOG_FILE");
+  auto* retention = app.add_option("--log-retention-days", o.log_retention_days, "Rotated "
+                                   "access-log files older than this are deleted (0 = keep all); "
+                                   "env LOG_RETENTION_DAYS too")
+      ->envname("SIGHTLINE_LOG_RETENTION_DAYS")->capture_default_str();
+  auto* environment = app.add_option("--environment", o.environment, "The access lines' "
+                                     "environment field; env ENVIRONMENT too")
+      ->envname("SIGHTLINE_ENVIRONMENT")->capture_default_str();
+  app.add_option("--log-rate-limit", o.log_rate_limit, "Access lines per second at most (token "
+                 "bucket, one second of burst; 0 = unlimited); the rest are counted as dropped")
+      ->envname("SIGHTLINE_LOG_RATE_LIMIT")->capture_default_str();
+  app.add_option("--correlation-headers", o.correlation_headers, "Request headers holding the "
+                 "correlation id, first found wins (traceparent gives its trace id)")
+      ->envname("SIGHTLINE_CORRELATION_HEADERS")->delimiter(',')->capture_default_str();
+  app.add_option("--log-header", o.log_headers, "Request headers written in access lines "
+                 "(repeatable; credentials among them are always masked)")
+      ->envname("SIGHTLINE_LOG_HEADERS")->delimiter(',')->capture_default_str();
+  app.add_option("--mask-pattern", o.mask_patterns, "Extra regular expression (ECMAScript) whose "
+                 "matches are masked in access lines (repeatable)")
+      ->envname("SIGHTLINE_MASK_PATTERNS");
+  app.add_option("--mask-file", o.mask_file, "File of extra mask regular expressions, one a line")
+      ->envname("SIGHTLINE_MASK_FILE");
+
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
   PricingQuery& q = r.pricing;
   CLI::App* pricing = app.add_subcommand(
@@ -187,6 +247,29 @@ ParseResult Parse(int argc, const char* const* argv) {
   if (version) {
     r.command = Command::kVersion;
     return r;
+  }
+  // The brief's unprefixed variables, when neither a flag, SIGHTLINE_* nor the config file set them.
+  auto fallback = [](CLI::Option* opt, const char* env, std::string* out) {
+    const char* v = std::getenv(env);
+    if (opt->count() == 0 && v != nullptr && *v != '\0') *out = v;
+  };
+  fallback(log_file, "LOG_FILE", &o.log_file);
+  fallback(access_level, "LOG_LEVEL", &o.access_log_level);
+  fallback(environment, "ENVIRONMENT", &o.environment);
+  std::string retention_text;
+  fallback(retention, "LOG_RETENTION_DAYS", &retention_text);
+  if (!retention_text.empty()) {
+    uint32_t days = 0;
+    auto [end, ec] = std::from_chars(retention_text.data(),
+                                     retention_text.data() + retention_text.size(), days);
+    if (ec != std::errc() || end != retention_text.data() + retention_text.size()) {
+      std::fprintf(stderr, "sightline: invalid configuration: LOG_RETENTION_DAYS: not a number "
+                   "of days: '%s'\n", retention_text.c_str());
+      r.command = Command::kExit;
+      r.exit_code = 2;
+      return r;
+    }
+    o.log_retention_days = days;
   }
   if (auto err = Validate(o)) {
     std::fprintf(stderr, "sightline: invalid configuration: %s\n", err->c_str());

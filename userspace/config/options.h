@@ -42,6 +42,20 @@ struct Options {
 
   // Business KPIs from traffic: a YAML rules file ("" = none).
   std::string business_rules;
+
+  // JSON access logs: one line per HTTP exchange and AI call.
+  std::string access_log = "all";  // off, sample, all
+  double access_log_sample_rate = 1.0;
+  std::string access_log_level = "info";  // lowest level written (LOG_LEVEL)
+  std::string log_file;                   // "" = stdout (LOG_FILE)
+  uint32_t log_retention_days = 30;       // rotated files kept (LOG_RETENTION_DAYS)
+  std::string environment = "production";  // the lines' environment field (ENVIRONMENT)
+  double log_rate_limit = 1000;            // lines per second, 0 = unlimited
+  std::vector<std::string> correlation_headers = {"traceparent", "x-request-id",
+                                                  "x-correlation-id"};
+  std::vector<std::string> log_headers = {"user-agent"};
+  std::vector<std::string> mask_patterns;  // extra regexes whose matches are masked
+  std::string mask_file;                   // one more regex per line
 };
 
 enum class Command { kRun, kCheck, kPricing, kVersion, kExit };

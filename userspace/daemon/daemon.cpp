@@ -24,6 +24,7 @@
 #include "genai/accountant.h"
 #include "genai/call_fanout.h"
 #include "genai/pricing.h"
+#include "logs/access_log_setup.h"
 #include "metrics/db_metrics.h"
 #include "metrics/endpoint.h"
 #include "metrics/genai_metrics.h"
@@ -229,6 +230,19 @@ int RunDaemon(const config::Options& o) {
     spdlog::info("business rules: {} metrics from {}", business_engine->rules().rules.size(),
                  o.business_rules);
   }
+  // JSON access lines: first in the chain, so they see every request's
+  // correlation headers; AI calls reach them through the fanout.
+  std::string log_error;
+  auto access_log = logs::AccessLogStack::Create(o, *registry, *chain, routes, processes, pricing,
+                                                 &log_error);
+  if (!access_log && !log_error.empty()) {
+    spdlog::error("{}", log_error);
+    return 2;
+  }
+  if (access_log) {
+    calls.Add(&access_log->sink());
+    chain = &access_log->sink();
+  }
   metrics::DbMetrics db_metrics(*registry, http.dropped_family(), http.parse_errors_family(),
                                processes, o.series_budget, MonotonicNs);
   Pipeline pipeline(o, self, *chain, db_metrics, processes);
@@ -355,6 +369,7 @@ int RunDaemon(const config::Options& o) {
       // A bad file keeps the table in use: the daemon goes on pricing.
       std::string error;
       if (auto table = LoadPricing(o, &error)) {
+        if (access_log) access_log->sink().SetPricing(table);
         genai_metrics.SetPricing(std::move(table));
         spdlog::info("price table reloaded{}",
                      o.pricing_file.empty() ? "" : " with " + o.pricing_file);
@@ -365,6 +380,7 @@ int RunDaemon(const config::Options& o) {
     }
     if (now - last_sweep >= 1'000'000'000ull) {
       pipeline.Sweep(now);
+      if (access_log) access_log->Sweep(now);
       self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
       self.UpdateGenAi(accountant.stats(), accountant.in_flight());
       if (tls_probe) {
@@ -383,6 +399,7 @@ int RunDaemon(const config::Options& o) {
   healthy.store(false);
   probe->Poll(0);
   pipeline.Shutdown(MonotonicNs());
+  if (access_log) access_log->Drain();
   tls_manager.reset();
   tls_probe.reset();
   if (tcp_probe) tcp_metrics->Sweep(*tcp_probe, MonotonicNs());

@@ -182,6 +182,7 @@ void Accountant::OnHttp(const conn::ConnectionInfo& conn, const http1::Transacti
     }
     if (!t.answered && call.outcome.error_type.empty()) call.outcome.error_type = "incomplete";
     call.detection = std::move(x.detection);
+    call.exchange = t.id;
     call.status = t.status;
     call.answered = t.answered;
     call.request_start_ns = t.request_start_ns;

@@ -30,6 +30,7 @@ struct AccountantOptions {
 struct Call {
   Detection detection;
   Outcome outcome;
+  uint64_t exchange = 0;  // the HTTP exchange's number on its connection (Transaction::id)
   int status = 0;
   bool answered = false;
   uint64_t request_start_ns = 0;

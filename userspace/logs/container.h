@@ -1,0 +1,35 @@
+// Container ids of observed processes, read from /proc/<pid>/cgroup: the
+// 64-hex-digit id that Docker, containerd, CRI-O and Podman put in their
+// cgroup paths. Cached per pid (bounded, re-read after a while since pids
+// are reused) so a log line costs no file read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace sightline::logs {
+
+// The last 64-hex-digit run in a cgroup file's text, or "".
+std::string ContainerIdFromCgroup(std::string_view cgroup_text);
+
+class ContainerIds {
+ public:
+  explicit ContainerIds(std::string proc_root, size_t max_entries = 4096,
+                        uint64_t refresh_ns = 60'000'000'000ull);
+  // "" when the process runs in no container (or is gone).
+  const std::string& Lookup(uint32_t pid, uint64_t now_ns);
+
+ private:
+  struct Entry {
+    std::string id;
+    uint64_t read_ns = 0;
+  };
+  std::string proc_root_;
+  size_t max_entries_;
+  uint64_t refresh_ns_;
+  std::unordered_map<uint32_t, Entry> entries_;
+};
+
+}  // namespace sightline::logs
