@@ -117,7 +117,8 @@ def configmap() -> str:
     alerts = ROOT / "deploy" / "alerts"
     if alerts.is_dir():
         for path in sorted(alerts.glob("*.y*ml")):
-            data[f"alerts-{path.name}"] = path.read_text()
+            # Mounted at /etc/sightline/<name>: enable with alert-rules in sightline.toml.
+            data[path.name] = path.read_text()
     obj = {"apiVersion": "v1", "kind": "ConfigMap",
            "metadata": {"name": "sightline-config", "namespace": "sightline",
                         "labels": {"app.kubernetes.io/name": "sightline"}},
@@ -166,7 +167,8 @@ def main() -> int:
             path.write_text(text)
             print(f"render-manifests: wrote {path.relative_to(ROOT)}")
     if stale:
-        print("render-manifests: stale (run scripts/render-manifests.py): "
+        print("render-manifests: stale, its sources (base/, deploy/business/, deploy/alerts/) "
+              "changed: run scripts/render-manifests.py and commit the result: "
               + ", ".join(str(p.relative_to(ROOT)) for p in stale), file=sys.stderr)
         return 1
     return 0
