@@ -58,14 +58,14 @@ build_deps=(
   cmake make g++ clang llvm pkg-config
   libbpf-dev bpftool libelf-dev libcapstone-dev zlib1g-dev libbrotli-dev libzstd-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libcurl4-openssl-dev
 )
 test_deps=(
   nginx-light wrk curl golang-go nodejs openssl
   python3-fastapi python3-uvicorn
   prometheus iproute2 procps python3-pytest nftables
   postgresql redis-server redis-tools
-  prometheus-alertmanager
+  python3-aiosmtpd prometheus-alertmanager
 )
 
 want=("${build_deps[@]}")

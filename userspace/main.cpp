@@ -1,6 +1,7 @@
 // sightline: an eBPF host observer. See README.md.
 #include <cstdio>
 
+#include "alerts/channels.h"
 #include "config/options.h"
 #include "daemon/check.h"
 #include "daemon/daemon.h"
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
       return sightline::genai::RunPricingCommand(parsed.options.pricing_file, q.provider, q.model,
                                                  tokens, stdout, stderr);
     }
+    case Command::kAlertTest:
+      return sightline::alerts::RunAlertTest(sightline::alerts::ProcessEnv(),
+                                             sightline::alerts::HostName(), stdout, stderr);
     case Command::kRun:
       break;
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <regex>
 
+#include "alerts/rules.h"
 #include "business/rules.h"
 #include "genai/pricing.h"
 #include "logs/access_log.h"
@@ -24,6 +25,8 @@ constexpr const char* kExamples = R"(Examples:
   sightline --ports 80,8080 --route-pattern '/api/campaigns/{id}'
   sightline --exclude-ports 22 --exe '^/usr/(s)?bin/nginx$' --log-format json
   sightline --business-rules /etc/sightline/business-rules.yaml
+  sightline --alert-rules /etc/sightline/alert-rules.yaml
+  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... sightline alert test
   LOG_FILE=/var/log/sightline/access.log ENVIRONMENT=staging sightline --log-header user-agent
   SIGHTLINE_LISTEN=127.0.0.1:9464 sightline --config /etc/sightline/sightline.toml
 
@@ -91,6 +94,10 @@ std::optional<std::string> Validate(const Options& o) {
   if (!o.business_rules.empty()) {
     std::string error;
     if (!business::LoadRules(o.business_rules, &error)) return "--business-rules: " + error;
+  }
+  if (!o.alert_rules.empty()) {
+    std::string error;
+    if (!alerts::LoadRules(o.alert_rules, &error)) return "--alert-rules: " + error;
   }
   if (!logs::ParseMode(o.access_log)) return "--access-log: must be off, sample or all";
   if (!(o.access_log_sample_rate >= 0 && o.access_log_sample_rate <= 1)) {
@@ -179,6 +186,10 @@ ParseResult Parse(int argc, const char* const* argv) {
   app.add_option("--business-rules", o.business_rules, "YAML rules turning matching HTTP "
                  "exchanges into business counters and gauges (reloaded on SIGHUP)")
       ->envname("SIGHTLINE_BUSINESS_RULES");
+  app.add_option("--alert-rules", o.alert_rules, "YAML threshold alert rules laid over the "
+                 "built-in ones; channels come from SMTP_*, SLACK_*, PAGERDUTY_*, "
+                 "ALERTMANAGER_URL and ALERT_WEBHOOK_URL (see README)")
+      ->envname("SIGHTLINE_ALERT_RULES");
 
   app.add_option("--access-log", o.access_log, "JSON access log: one line per HTTP exchange "
                  "and AI call (all), a share of correlation ids (sample), or none (off)")
@@ -234,6 +245,10 @@ ParseResult Parse(int argc, const char* const* argv) {
   pricing->add_option("--output", q.output, "Output tokens, reasoning included")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   pricing->fallthrough();  // --pricing-file may follow the model
+  CLI::App* alert = app.add_subcommand("alert", "Alert channel tools");
+  CLI::App* alert_test = alert->add_subcommand(
+      "test", "Send a test alert through every configured channel; exit 1 if any failed");
+  alert->require_subcommand(1);
   app.require_subcommand(0, 1);
 
   try {
@@ -289,6 +304,8 @@ ParseResult Parse(int argc, const char* const* argv) {
     r.command = Command::kCheck;
   } else if (pricing->parsed()) {
     r.command = Command::kPricing;
+  } else if (alert_test->parsed()) {
+    r.command = Command::kAlertTest;
   } else {
     r.command = Command::kRun;
   }

@@ -56,9 +56,12 @@ struct Options {
   std::vector<std::string> log_headers = {"user-agent"};
   std::vector<std::string> mask_patterns;  // extra regexes whose matches are masked
   std::string mask_file;                   // one more regex per line
+
+  // Threshold alerts: a YAML rules file laid over the built-in rules ("" = built-ins only).
+  std::string alert_rules;
 };
 
-enum class Command { kRun, kCheck, kPricing, kVersion, kExit };
+enum class Command { kRun, kCheck, kPricing, kAlertTest, kVersion, kExit };
 
 // `sightline pricing <model>`: what a call with these tokens costs. `input` counts every
 // prompt token, cached ones included.

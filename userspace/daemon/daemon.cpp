@@ -13,6 +13,8 @@
 #include <memory>
 #include <unordered_set>
 
+#include "alerts/alerting.h"
+#include "alerts/channels.h"
 #include "bpf/libbpf_setup.h"
 #include "bpf/socket_probe.h"
 #include "bpf/tcp_probe.h"
@@ -64,6 +66,12 @@ uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
+}
+
+int64_t WallMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 // SIGHUP: a bad rules file keeps the rules in force.
@@ -245,6 +253,37 @@ int RunDaemon(const config::Options& o) {
   }
   metrics::DbMetrics db_metrics(*registry, http.dropped_family(), http.parse_errors_family(),
                                processes, o.series_budget, MonotonicNs);
+  // Threshold alerts see every exchange first; their channels come from the environment.
+  std::unique_ptr<alerts::Alerting> alerting;
+  std::unique_ptr<alerts::SignalSink> alert_sink;
+  std::unique_ptr<alerts::CallSignalSink> alert_calls;
+  {
+    std::string error;
+    auto alert_rules = alerts::LoadRules(o.alert_rules, &error);
+    if (!alert_rules) {
+      spdlog::error("--alert-rules: {}", error);
+      return 2;
+    }
+    auto channels = alerts::ChannelsFromEnv(alerts::ProcessEnv(), &error);
+    if (!channels) {
+      spdlog::error("alert channels: {}", error);
+      return 2;
+    }
+    const size_t n_rules = alert_rules->rules.size();
+    alerting = std::make_unique<alerts::Alerting>(*registry, std::move(*alert_rules),
+                                                  std::move(*channels), alerts::NotifierOptions{},
+                                                  alerts::HostName());
+    auto service_of = [&processes](const conn::ConnectionInfo& c) -> const std::string& {
+      return processes.Lookup(c.pid, c.comm, MonotonicNs()).service_name;
+    };
+    alert_sink = std::make_unique<alerts::SignalSink>(alerting->signals(), *chain, service_of,
+                                                      MonotonicNs);
+    alert_calls = std::make_unique<alerts::CallSignalSink>(alerting->signals(), service_of,
+                                                           MonotonicNs, pricing);
+    calls.Add(alert_calls.get());
+    chain = alert_sink.get();
+    spdlog::info("alerts: {} rules, {} channels", n_rules, alerting->channels());
+  }
   Pipeline pipeline(o, self, *chain, db_metrics, processes);
   pipeline.set_services(service_collector.get());
 
@@ -369,6 +408,7 @@ int RunDaemon(const config::Options& o) {
       // A bad file keeps the table in use: the daemon goes on pricing.
       std::string error;
       if (auto table = LoadPricing(o, &error)) {
+        alert_calls->SetPricing(table);
         if (access_log) access_log->sink().SetPricing(table);
         genai_metrics.SetPricing(std::move(table));
         spdlog::info("price table reloaded{}",
@@ -383,6 +423,8 @@ int RunDaemon(const config::Options& o) {
       if (access_log) access_log->Sweep(now);
       self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
       self.UpdateGenAi(accountant.stats(), accountant.in_flight());
+      alerting->Tick(alerts::ReadNode(*host_collector, alerts::LostEvents(probe->ReadCounters())),
+                     now, WallMs());
       if (tls_probe) {
         self.UpdateTlsKernel(tls_probe->ReadCounters(), tls_probe->ReadProgramStats());
         self.UpdateTlsVisibility(tls_manager->Summary());
@@ -396,6 +438,8 @@ int RunDaemon(const config::Options& o) {
   }
 
   spdlog::info("stopping: detaching probes");
+  // Notifications already queued (a resolve, say) get a few seconds to go out.
+  alerting->Stop(5.0);
   healthy.store(false);
   probe->Poll(0);
   pipeline.Shutdown(MonotonicNs());

@@ -408,6 +408,25 @@ void CollectLoad(const std::string& proc_root, std::vector<MetricFamily>& out) {
 
 }  // namespace
 
+HostCollector::Reading HostCollector::Read() const {
+  Reading r;
+  if (const auto stat = ReadStat(proc_root_)) r.cpu = stat->cpu;
+  std::vector<MetricFamily> families;
+  CollectMemory(proc_root_, families);
+  CollectFilesystems(proc_root_, statfs_, families);
+  for (const auto& f : families) {
+    if (f.name == "system_memory_utilization_ratio" && !f.metric.empty()) {
+      r.memory_utilization = f.metric.front().gauge.value;
+    } else if (f.name == "system_filesystem_utilization_ratio") {
+      for (const auto& m : f.metric) {
+        r.max_filesystem_utilization =
+            std::max(r.max_filesystem_utilization.value_or(0.0), m.gauge.value);
+      }
+    }
+  }
+  return r;
+}
+
 uint64_t HostCollector::CpuTicks::Total() const {
   uint64_t sum = 0;
   for (uint64_t v : state) sum += v;

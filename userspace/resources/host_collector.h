@@ -40,6 +40,16 @@ class HostCollector : public prometheus::Collectable {
     uint64_t Busy() const;  // total minus idle and iowait
   };
 
+  // The same readings for alert signals, without moving the CPU baseline of
+  // the scrape: cumulative CPU ticks, memory utilisation and that of the
+  // fullest filesystem. Never throws.
+  struct Reading {
+    std::optional<CpuTicks> cpu;
+    std::optional<double> memory_utilization;
+    std::optional<double> max_filesystem_utilization;
+  };
+  Reading Read() const;
+
  private:
   std::string proc_root_;
   StatFs statfs_;

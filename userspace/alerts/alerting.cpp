@@ -1,0 +1,140 @@
+#include "alerts/alerting.h"
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+namespace sightline::alerts {
+namespace {
+
+double Seconds(uint64_t start_ns, uint64_t end_ns) {
+  return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0;
+}
+
+SignalsOptions SignalsFor(const RuleSet& rules) {
+  SignalsOptions o;
+  o.max_window_seconds = 1;
+  for (const auto& r : rules.rules)
+    o.max_window_seconds = std::max(o.max_window_seconds, r.window_seconds);
+  return o;
+}
+
+}  // namespace
+
+SignalSink::SignalSink(Signals& signals, conn::TransactionSink& next, ServiceOf service_of,
+                       std::function<uint64_t()> now_ns)
+    : signals_(signals),
+      next_(next),
+      service_of_(std::move(service_of)),
+      now_ns_(std::move(now_ns)) {}
+
+void SignalSink::OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) {
+  if (t.answered && t.side == http1::Side::kServer) {
+    signals_.ObserveHttp(service_of_(conn), t.status,
+                         Seconds(t.request_start_ns, t.response_end_ns), now_ns_());
+  }
+  next_.OnHttp(conn, t);
+}
+
+void SignalSink::OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) {
+  next_.OnHttpError(conn, kind);
+}
+
+bool SignalSink::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, http1::Side side,
+                            const http1::RequestHead& head) {
+  return next_.FollowBody(conn, exchange, side, head);
+}
+
+void SignalSink::OnResponseHead(const conn::ConnectionInfo& conn, uint64_t exchange,
+                                const http1::ResponseHead& head, uint64_t ts_ns) {
+  next_.OnResponseHead(conn, exchange, head, ts_ns);
+}
+
+void SignalSink::OnBody(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
+                        std::string_view bytes, uint64_t ts_ns) {
+  next_.OnBody(conn, exchange, request, bytes, ts_ns);
+}
+
+void SignalSink::OnBodyGap(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
+                           uint64_t n) {
+  next_.OnBodyGap(conn, exchange, request, n);
+}
+
+CallSignalSink::CallSignalSink(Signals& signals, SignalSink::ServiceOf service_of,
+                               std::function<uint64_t()> now_ns,
+                               std::shared_ptr<const genai::PricingTable> pricing)
+    : signals_(signals),
+      service_of_(std::move(service_of)),
+      now_ns_(std::move(now_ns)),
+      pricing_(std::move(pricing)) {}
+
+void CallSignalSink::OnCall(const conn::ConnectionInfo& conn, const genai::Call& call) {
+  double cost = 0;
+  const auto& o = call.outcome;
+  if (o.usage && pricing_) {
+    const auto* entry =
+        pricing_->Lookup(call.detection.provider, o.response_model, call.detection.request_model);
+    if (entry) {
+      const auto& u = *o.usage;
+      cost = genai::Cost(*entry, {u.input, u.cache_read, u.cache_creation, u.output, u.reasoning});
+    }
+  }
+  const bool error = !call.answered || !o.error_type.empty();
+  signals_.ObserveAiCall(service_of_(conn), call.status, error, cost, now_ns_());
+}
+
+uint64_t LostEvents(const std::array<uint64_t, SL_CNT_MAX>& c) {
+  return c[SL_CNT_LOST_DATA_RINGBUF_FULL] + c[SL_CNT_LOST_CONTROL_RINGBUF_FULL] +
+         c[SL_CNT_LOST_DATA_READ_FAILED] + c[SL_CNT_LOST_CONN_MAP_FULL] +
+         c[SL_CNT_LOST_PROCESS_INFO] + c[SL_CNT_LOST_TLS_BIND];
+}
+
+NodeSample ReadNode(const resources::HostCollector& host, uint64_t events_lost) {
+  const auto r = host.Read();
+  NodeSample s;
+  if (r.cpu) {
+    s.cpu_busy_ticks = r.cpu->Busy();
+    s.cpu_total_ticks = r.cpu->Total();
+  }
+  s.memory_utilization = r.memory_utilization;
+  s.disk_utilization = r.max_filesystem_utilization;
+  s.events_lost = events_lost;
+  return s;
+}
+
+Alerting::Alerting(prometheus::Registry& registry, RuleSet rules,
+                   std::vector<std::unique_ptr<Channel>> channels, NotifierOptions notifier,
+                   std::string host)
+    : signals_(SignalsFor(rules)),
+      notifier_((curl_global_init(CURL_GLOBAL_DEFAULT), registry), std::move(channels), notifier),
+      engine_(
+          registry, std::move(rules),
+          [this](const Alert& a) {
+            if (a.kind == AlertKind::kResolved) {
+              spdlog::info("alert resolved: {}", a.Summary());
+            } else {
+              spdlog::warn("alert {}: {}", AlertKindName(a.kind), a.Summary());
+            }
+            notifier_.Enqueue(a);
+          },
+          std::move(host)),
+      services_dropped_(prometheus::BuildCounter()
+                            .Name("sightline_alert_services_dropped_total")
+                            .Help("Observations of services not followed by the alert signals: "
+                                  "too many services at once")
+                            .Register(registry)
+                            .Add({})) {}
+
+Alerting::~Alerting() { notifier_.Stop(0); }
+
+void Alerting::Tick(const NodeSample& node, uint64_t now_ns, int64_t wall_ms) {
+  signals_.ObserveNode(node, now_ns);
+  signals_.Expire(now_ns);
+  engine_.Evaluate(signals_, now_ns, wall_ms);
+  const uint64_t dropped = signals_.services_dropped();
+  if (dropped > services_dropped_seen_) {
+    services_dropped_.Increment(double(dropped - services_dropped_seen_));
+    services_dropped_seen_ = dropped;
+  }
+}
+
+}  // namespace sightline::alerts
