@@ -328,3 +328,20 @@ def test_bad_alert_rules_file_is_refused(privileged, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert f"--alert-rules: {rules}:2: rules[0]: unknown metric_name 'http_error_rat'" in out.stderr
+
+
+def test_smtp_without_starttls_fails_rather_than_sending_in_clear(privileged, smtp_server):
+    """SMTP_USE_TLS=true against a server that offers no STARTTLS: the mail is
+    not sent at all, and the command says why."""
+    smtp_port, maildir = smtp_server
+    env = dict(os.environ, SMTP_HOST=harness.LOOPBACK, SMTP_PORT=str(smtp_port),
+               SMTP_USE_TLS="true", ALERT_EMAIL_FROM="sightline@example.com",
+               ALERT_EMAIL_TO="team@example.com")
+    out = subprocess.run([str(harness.daemon_binary()), "alert", "test"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    (line,) = out.stdout.splitlines()
+    # Refused at once, not retried: waiting would not make the server offer TLS.
+    assert line.startswith("email: failed after 1 attempt: Requested SSL level failed"), line
+    time.sleep(0.5)
+    assert _mails(maildir) == []
