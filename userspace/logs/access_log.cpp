@@ -192,11 +192,13 @@ bool AccessLog::Wanted(Level level, const std::string& correlation_id) {
   return true;
 }
 
+bool AccessLog::Admit() {
+  if (bucket_.Take()) return true;
+  metrics_.Dropped("rate_limit");
+  return false;
+}
+
 void AccessLog::Write(const Json& line, bool ai) {
-  if (!bucket_.Take()) {
-    metrics_.Dropped("rate_limit");
-    return;
-  }
   // Bytes that are not UTF-8 (a binary path) become U+FFFD instead of failing the line.
   if (!emit_(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
     metrics_.Dropped("queue_full");
@@ -268,7 +270,8 @@ void AccessLog::OnHttp(const conn::ConnectionInfo& conn, const http1::Transactio
   const std::string_view message = !t.answered ? "HTTP request unanswered"
                                    : client    ? "HTTP client request"
                                                : "HTTP request";
-  const bool wanted = Wanted(level, p.correlation.id);
+  // Admitted before the line is built: past the rate limit a flood costs no JSON.
+  const bool wanted = Wanted(level, p.correlation.id) && Admit();
   // The AI line, if one follows, starts from the same fields.
   if (wanted || p.next_follows) p.base = Base(conn, t, p, level, message);
   if (wanted) Write(p.base, false);
@@ -301,7 +304,7 @@ void AccessLog::OnCall(const conn::ConnectionInfo& conn, const genai::Call& call
     t.response_end_ns = call.response_end_ns;
     j = Base(conn, t, p, level, "");
   }
-  if (!Wanted(level, j["correlation_id"].get<std::string>())) return;
+  if (!Wanted(level, j["correlation_id"].get<std::string>()) || !Admit()) return;
   j["level"] = LevelName(level);
   j["message"] = "AI API call";
   j["gen_ai_provider"] = d.provider;

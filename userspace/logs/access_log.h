@@ -132,6 +132,9 @@ class AccessLog : public conn::TransactionSink, public genai::CallSink {
   // Whether a line at this level for this correlation id passes the level
   // and sampling filters; counts the refusal when it does not.
   bool Wanted(Level level, const std::string& correlation_id);
+  // Takes a token from the rate limit; counts the drop when there is none.
+  bool Admit();
+  // Hands an admitted line to the writer.
   void Write(const nlohmann::ordered_json& line, bool ai);
   nlohmann::ordered_json Base(const conn::ConnectionInfo& conn, const http1::Transaction& t,
                               const Pending& p, Level level, std::string_view message);
