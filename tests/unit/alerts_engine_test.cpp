@@ -149,6 +149,20 @@ TEST_F(EngineTest, UnchangedAlertRepeatsNoSoonerThanTheCooldown) {
   EXPECT_EQ(Kinds(), "firing:warning repeat:warning repeat:warning");
 }
 
+TEST_F(EngineTest, ADropToALowerLevelShowsInTheNextRepeat) {
+  Use(kRule);
+  for (int t = 0; t <= 3; ++t) At(t, 10, 7);  // critical
+  EXPECT_EQ(Kinds(), "firing:critical");
+  for (int t = 4; t <= 12; ++t) At(t, 10, 3);  // warning only: no page for the drop
+  EXPECT_EQ(Kinds(), "firing:critical");
+  EXPECT_EQ(Firing("critical"), 1);
+  At(13, 10, 3);  // cooldown over
+  EXPECT_EQ(Kinds(), "firing:critical repeat:warning");
+  EXPECT_EQ(sent_.back().previous, Severity::kCritical);
+  EXPECT_EQ(Firing("critical"), -1);
+  EXPECT_EQ(Firing("warning"), 1);
+}
+
 TEST_F(EngineTest, RecoverySendsExactlyOneResolve) {
   Use(kRule);
   for (int t = 0; t <= 3; ++t) At(t, 10, 3);
