@@ -140,7 +140,7 @@ TEST(LogsWriter, AsyncWriterWritesEveryQueuedLineAndCountsFailures) {
       failed += bad;
     });
     for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w.Push("line " + std::to_string(i)));
-    w.Drain();
+    ASSERT_TRUE(w.Drain(std::chrono::seconds(10)));
     EXPECT_EQ(written, 1000u);
   }
   std::string expected;
@@ -200,8 +200,35 @@ TEST(LogsWriter, FullQueueRefusesInsteadOfBlocking) {
       s->released = true;
     }
     s->cv.notify_all();
-    w.Drain();
+    ASSERT_TRUE(w.Drain(std::chrono::seconds(10)));
     EXPECT_EQ(written, 11u);
+  }
+}
+
+TEST(LogsWriter, StuckOutputDoesNotKeepTheOwnerFromStopping) {
+  auto stuck = std::make_unique<Stuck>();
+  Stuck* s = stuck.get();
+  std::vector<std::unique_ptr<logs::Output>> outs;
+  outs.push_back(std::move(stuck));
+  uint64_t reported = 0;
+  {
+    logs::AsyncWriter w(
+        std::move(outs), 100, [&](uint64_t ok, uint64_t bad) { reported += ok + bad; },
+        std::chrono::milliseconds(100));
+    ASSERT_TRUE(w.Push("x"));
+    {
+      std::unique_lock<std::mutex> lock(s->mu);
+      s->cv.wait(lock, [s] { return s->entered; });
+    }
+    EXPECT_FALSE(w.Drain(std::chrono::milliseconds(50)));
+  }  // returns after the stop timeout although the write never returned
+  EXPECT_EQ(reported, 0u);
+  // The abandoned thread finishes on its own once the output unblocks; it
+  // reports nothing to an owner that is gone.
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->released = true;
+    s->cv.notify_all();
   }
 }
 

@@ -32,8 +32,8 @@ class AccessLogStack {
   // The sink to put in front of `next` in the chain, and to add to the AI call fanout.
   AccessLog& sink() { return *sink_; }
   void Sweep(uint64_t now_ns) { sink_->Sweep(now_ns); }
-  // Waits until every line so far is written (shutdown).
-  void Drain() { writer_->Drain(); }
+  // Waits (a few seconds at most) until every line so far is written (shutdown).
+  void Drain() { writer_->Drain(std::chrono::milliseconds(5000)); }
 
  private:
   AccessLogStack() = default;

@@ -146,63 +146,89 @@ size_t RotatingFile::Prune() {
   return deleted;
 }
 
+struct AsyncWriter::State {
+  std::vector<std::unique_ptr<Output>> outputs;
+  size_t max_queued_bytes = 0;
+  OnBatch on_batch;
+  std::mutex mu;
+  std::condition_variable wake;
+  std::condition_variable idle;
+  std::string queue;  // complete lines, newline-terminated
+  uint64_t queued_lines = 0;
+  bool busy = false;
+  bool stop = false;
+  bool done = false;
+  bool abandoned = false;  // the owner is gone: report nothing more
+};
+
 AsyncWriter::AsyncWriter(std::vector<std::unique_ptr<Output>> outputs, size_t max_queued_bytes,
-                         OnBatch on_batch)
-    : outputs_(std::move(outputs)),
-      max_queued_bytes_(max_queued_bytes),
-      on_batch_(std::move(on_batch)),
-      thread_([this] { Run(); }) {}
+                         OnBatch on_batch, std::chrono::milliseconds stop_timeout)
+    : stop_timeout_(stop_timeout), state_(std::make_shared<State>()) {
+  state_->outputs = std::move(outputs);
+  state_->max_queued_bytes = max_queued_bytes;
+  state_->on_batch = std::move(on_batch);
+  thread_ = std::thread([s = state_] { Run(s); });
+}
 
 AsyncWriter::~AsyncWriter() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->stop = true;
+  state_->wake.notify_one();
+  if (state_->idle.wait_for(lock, stop_timeout_, [this] { return state_->done; })) {
+    lock.unlock();
+    thread_.join();
+  } else {
+    state_->abandoned = true;
+    lock.unlock();
+    thread_.detach();
   }
-  wake_.notify_one();
-  thread_.join();
 }
 
 bool AsyncWriter::Push(std::string line) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() + line.size() + 1 > max_queued_bytes_) return false;
-    queue_ += line;
-    queue_ += '\n';
-    ++queued_lines_;
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->queue.size() + line.size() + 1 > state_->max_queued_bytes) return false;
+    state_->queue += line;
+    state_->queue += '\n';
+    ++state_->queued_lines;
   }
-  wake_.notify_one();
+  state_->wake.notify_one();
   return true;
 }
 
-void AsyncWriter::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
+bool AsyncWriter::Drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  return state_->idle.wait_for(lock, timeout,
+                               [this] { return state_->queue.empty() && !state_->busy; });
 }
 
-void AsyncWriter::Run() {
+void AsyncWriter::Run(const std::shared_ptr<State>& s) {
   std::string batch;
   while (true) {
     uint64_t lines = 0;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping, nothing left
+      std::unique_lock<std::mutex> lock(s->mu);
+      s->wake.wait(lock, [&] { return s->stop || !s->queue.empty(); });
+      if (s->queue.empty()) {  // stopping, nothing left
+        s->done = true;
+        s->idle.notify_all();
+        return;
+      }
       batch.clear();
-      batch.swap(queue_);
-      lines = queued_lines_;
-      queued_lines_ = 0;
-      busy_ = true;
+      batch.swap(s->queue);
+      lines = s->queued_lines;
+      s->queued_lines = 0;
+      s->busy = true;
     }
     bool ok = true;
-    for (auto& out : outputs_) ok = out->Write(batch) && ok;
-    if (on_batch_) on_batch_(ok ? lines : 0, ok ? 0 : lines);
+    for (auto& out : s->outputs) ok = out->Write(batch) && ok;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      busy_ = false;
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->busy = false;
+      if (!s->abandoned && s->on_batch) s->on_batch(ok ? lines : 0, ok ? 0 : lines);
     }
-    idle_.notify_all();
+    s->idle.notify_all();
   }
-  idle_.notify_all();
 }
 
 }  // namespace sightline::logs

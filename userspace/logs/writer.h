@@ -9,6 +9,7 @@
 // retention. Clocks are injected so all of this is tested without waiting.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -100,27 +101,26 @@ class AsyncWriter {
   using OnBatch = std::function<void(uint64_t written, uint64_t failed)>;
 
   AsyncWriter(std::vector<std::unique_ptr<Output>> outputs, size_t max_queued_bytes,
-              OnBatch on_batch);
-  ~AsyncWriter();  // writes what is queued, then stops
+              OnBatch on_batch,
+              std::chrono::milliseconds stop_timeout = std::chrono::milliseconds(5000));
+  // Writes what is queued, then stops. An output stuck for longer than the
+  // stop timeout (a pipe nobody reads) is left to its thread, which then
+  // reports nothing more, so that the daemon can still exit.
+  ~AsyncWriter();
 
   // Queues one line (without its newline). False when the queue is full.
   bool Push(std::string line);
-  // Blocks until everything queued so far has been handed to the outputs.
-  void Drain();
+  // Waits until everything queued so far has been handed to the outputs;
+  // false if that took longer than `timeout`.
+  bool Drain(std::chrono::milliseconds timeout);
 
  private:
-  void Run();
+  struct State;
+  static void Run(const std::shared_ptr<State>& s);
 
-  std::vector<std::unique_ptr<Output>> outputs_;
-  size_t max_queued_bytes_;
-  OnBatch on_batch_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::string queue_;  // complete lines, newline-terminated
-  uint64_t queued_lines_ = 0;
-  bool busy_ = false;
-  bool stop_ = false;
+  std::chrono::milliseconds stop_timeout_;
+  // Shared with the thread: it outlives this object when abandoned.
+  std::shared_ptr<State> state_;
   std::thread thread_;
 };
 
