@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <regex>
+#include <unistd.h>
 
 #include "alerts/rules.h"
 #include "business/rules.h"
@@ -118,6 +119,17 @@ std::optional<std::string> Validate(const Options& o) {
     std::string error;
     if (!logs::Masker::LoadPatternFile(o.mask_file, &error)) return "--mask-file: " + error;
   }
+  if (o.proc_root.empty() || access((o.proc_root + "/self/stat").c_str(), R_OK) != 0) {
+    return "--proc-root: '" + o.proc_root + "' is not a mounted procfs (no self/stat there)";
+  }
+  if (o.k8s_metadata != "auto" && o.k8s_metadata != "off") {
+    return "--k8s-metadata: must be auto or off";
+  }
+  if (!o.k8s_api_url.empty() && !o.k8s_api_url.starts_with("https://") &&
+      !o.k8s_api_url.starts_with("http://")) {
+    return "--k8s-api-url: must start with https:// (or http://), got '" + o.k8s_api_url + "'";
+  }
+  if (o.k8s_resync_seconds == 0) return "--k8s-resync-seconds: must be at least 1";
   return std::nullopt;
 }
 
@@ -226,6 +238,24 @@ ParseResult Parse(int argc, const char* const* argv) {
       ->envname("SIGHTLINE_MASK_PATTERNS");
   app.add_option("--mask-file", o.mask_file, "File of extra mask regular expressions, one a line")
       ->envname("SIGHTLINE_MASK_FILE");
+
+  app.add_option("--proc-root", o.proc_root, "Where the host's /proc is mounted; other "
+                 "processes are read there (a DaemonSet mounts it at /host/proc)")
+      ->envname("SIGHTLINE_PROC_ROOT")->capture_default_str();
+  app.add_option("--k8s-metadata", o.k8s_metadata, "Name processes after their Kubernetes "
+                 "workload: auto (when KUBERNETES_SERVICE_HOST or --k8s-api-url is set) or off")
+      ->envname("SIGHTLINE_K8S_METADATA")->capture_default_str();
+  app.add_option("--k8s-api-url", o.k8s_api_url, "Kubernetes API server (default: "
+                 "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")
+      ->envname("SIGHTLINE_K8S_API_URL");
+  app.add_option("--k8s-token-file", o.k8s_token_file, "Bearer token file (default: the pod's "
+                 "service account token)")->envname("SIGHTLINE_K8S_TOKEN_FILE");
+  app.add_option("--k8s-ca-file", o.k8s_ca_file, "CA certificate of the API server (default: "
+                 "the service account's ca.crt)")->envname("SIGHTLINE_K8S_CA_FILE");
+  app.add_option("--k8s-node-name", o.k8s_node_name, "Node whose pods are listed (default: "
+                 "NODE_NAME)")->envname("SIGHTLINE_K8S_NODE_NAME");
+  app.add_option("--k8s-resync-seconds", o.k8s_resync_seconds, "Seconds between two lists of "
+                 "this node's pods")->envname("SIGHTLINE_K8S_RESYNC_SECONDS")->capture_default_str();
 
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
   PricingQuery& q = r.pricing;

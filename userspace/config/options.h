@@ -59,6 +59,18 @@ struct Options {
 
   // Threshold alerts: a YAML rules file laid over the built-in rules ("" = built-ins only).
   std::string alert_rules;
+
+  // Where the host's /proc is mounted: other processes are read there (a
+  // DaemonSet mounts the host's at /host/proc).
+  std::string proc_root = "/proc";
+  // Kubernetes workload metadata: auto (when in a cluster) or off. Flags left
+  // empty come from the in-cluster configuration and NODE_NAME.
+  std::string k8s_metadata = "auto";
+  std::string k8s_api_url;
+  std::string k8s_token_file;
+  std::string k8s_ca_file;
+  std::string k8s_node_name;
+  uint32_t k8s_resync_seconds = 15;
 };
 
 enum class Command { kRun, kCheck, kPricing, kAlertTest, kVersion, kExit };

@@ -26,6 +26,7 @@
 #include "genai/accountant.h"
 #include "genai/call_fanout.h"
 #include "genai/pricing.h"
+#include "k8s/setup.h"
 #include "logs/access_log_setup.h"
 #include "metrics/db_metrics.h"
 #include "metrics/endpoint.h"
@@ -106,11 +107,13 @@ class Pipeline {
       : self_(self),
         processes_(processes),
         filter_exe_(!o.exe_regex.empty()),
+        proc_root_(o.proc_root),
         tracker_(TrackerLimitsFrom(o), sink, &db, db::MakeSession) {}
 
   void set_probe(bpf::SocketProbe* probe) { probe_ = probe; }
   void set_tls(tls::Manager* tls) { tls_ = tls; }
   void set_services(resources::ServiceCollector* services) { services_ = services; }
+  void set_workloads(k8s::Workloads* workloads) { workloads_ = workloads; }
 
   void Handle(std::span<const std::byte> raw) {
     decode::Event ev = decode::Decode(raw);
@@ -155,7 +158,7 @@ class Pipeline {
     if (services_) services_->Sweep();
     // A pid we ignore may have exited and been reused by a process we want.
     std::erase_if(ignored_, [&](uint32_t pid) {
-      if (kill(pid, 0) == 0 || errno != ESRCH) return false;
+      if (k8s::PidAlive(proc_root_, pid)) return false;
       if (probe_) probe_->UnignoreTgid(pid);
       return true;
     });
@@ -170,7 +173,9 @@ class Pipeline {
  private:
   // Its resources are followed under its service name from now on.
   void NoteService(uint32_t pid, std::string_view comm) {
-    if (services_) services_->Note(pid, processes_.Lookup(pid, comm, MonotonicNs()).service_name);
+    const std::string& name = processes_.Lookup(pid, comm, MonotonicNs()).service_name;
+    if (services_) services_->Note(pid, name);
+    if (workloads_) workloads_->Seen(pid, name, MonotonicNs());
   }
 
   void Ignore(uint32_t pid) {
@@ -180,10 +185,12 @@ class Pipeline {
   metrics::SelfMetrics& self_;
   process::ProcessTable& processes_;
   bool filter_exe_;
+  std::string proc_root_;
   conn::ConnectionTracker tracker_;
   bpf::SocketProbe* probe_ = nullptr;
   tls::Manager* tls_ = nullptr;
   resources::ServiceCollector* services_ = nullptr;
+  k8s::Workloads* workloads_ = nullptr;
   std::unordered_set<uint32_t> ignored_;
 };
 
@@ -193,12 +200,17 @@ int RunDaemon(const config::Options& o) {
   spdlog::info("sightline {} ({}) starting", kVersion, kRevision);
   auto registry = std::make_shared<prometheus::Registry>();
   auto process_collector = std::make_shared<metrics::ProcessCollector>();
-  auto host_collector = std::make_shared<resources::HostCollector>();
+  auto host_collector = std::make_shared<resources::HostCollector>(o.proc_root);
   resources::ServiceCollectorOptions service_options;
+  service_options.proc_root = o.proc_root;
   service_options.pid_label = o.process_metrics_pid;
   auto service_collector = std::make_shared<resources::ServiceCollector>(service_options);
   metrics::SelfMetrics self(*registry);
-  process::ProcessTable processes("/proc", o.exe_regex);
+  process::ProcessTable processes(o.proc_root, o.exe_regex);
+  // Kernel probes report host pids: with the host's /proc elsewhere, ours is read there.
+  const uint32_t self_pid = k8s::SelfPid(o.proc_root);
+  // Workload names from the Kubernetes API, when in a cluster.
+  auto k8s_stack = k8s::K8sStack::Create(o, *registry, processes, MonotonicNs);
   metrics::RouteNormalizer routes(o.route_patterns);
   metrics::HttpMetrics http(*registry, processes, routes, o.series_budget, MonotonicNs);
   std::string pricing_error;
@@ -286,6 +298,7 @@ int RunDaemon(const config::Options& o) {
   }
   Pipeline pipeline(o, self, *chain, db_metrics, processes);
   pipeline.set_services(service_collector.get());
+  if (k8s_stack) pipeline.set_workloads(&k8s_stack->workloads());
 
   std::atomic<bool> healthy{false};
   std::unique_ptr<metrics::HttpEndpoint> endpoint;
@@ -312,7 +325,7 @@ int RunDaemon(const config::Options& o) {
   std::unique_ptr<bpf::SocketProbe> probe;
   try {
     bpf::SocketProbeConfig cfg;
-    cfg.self_tgid = getpid();
+    cfg.self_tgid = self_pid;
     cfg.capture_size = o.capture_size;
     cfg.ring_buffer_size = o.ring_buffer_size;
     cfg.max_tracked_fds = o.max_tracked_fds;
@@ -337,13 +350,14 @@ int RunDaemon(const config::Options& o) {
   if (std::find(o.probes.begin(), o.probes.end(), "tls") != o.probes.end()) {
     try {
       bpf::TlsProbeConfig cfg;
-      cfg.self_tgid = getpid();
+      cfg.self_tgid = self_pid;
       cfg.capture_size = o.tls_capture_size;
       cfg.ring_buffer_size = o.ring_buffer_size;
       cfg.filter_pids = !o.pids.empty();
       tls_probe = std::make_unique<bpf::TlsProbe>(cfg, *probe);
       tls::ManagerOptions mo;
-      mo.self_pid = getpid();
+      mo.self_pid = self_pid;
+      mo.proc_root = o.proc_root;
       auto* p = tls_probe.get();
       tls_manager = std::make_unique<tls::Manager>(
           mo,
@@ -370,12 +384,12 @@ int RunDaemon(const config::Options& o) {
   if (std::find(o.probes.begin(), o.probes.end(), "tcp") != o.probes.end()) {
     try {
       bpf::TcpProbeConfig cfg;
-      cfg.self_tgid = getpid();
+      cfg.self_tgid = self_pid;
       cfg.filter_pids = !o.pids.empty();
       tcp_probe = std::make_unique<bpf::TcpProbe>(cfg, *probe);
       tcp_metrics = std::make_unique<metrics::TcpMetrics>(
           *registry, http.dropped_family(), processes, o.series_budget,
-          [](uint32_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; });
+          [&o](uint32_t pid) { return k8s::PidAlive(o.proc_root, pid); });
       self.SetProbeStatus("tcp", true);
       spdlog::info("TCP probe attached: {} programs", tcp_probe->program_count());
     } catch (const std::exception& e) {
@@ -420,6 +434,7 @@ int RunDaemon(const config::Options& o) {
     }
     if (now - last_sweep >= 1'000'000'000ull) {
       pipeline.Sweep(now);
+      if (k8s_stack) k8s_stack->Sweep(now);
       if (access_log) access_log->Sweep(now);
       self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
       self.UpdateGenAi(accountant.stats(), accountant.in_flight());

@@ -63,7 +63,7 @@ std::unique_ptr<AccessLogStack> AccessLogStack::Create(
 
   std::unique_ptr<AccessLogStack> s(new AccessLogStack());
   s->metrics_ = std::make_unique<LogMetrics>(registry);
-  s->containers_ = std::make_unique<ContainerIds>("/proc");
+  s->containers_ = std::make_unique<ContainerIds>(o.proc_root);
   LogMetrics* m = s->metrics_.get();
   s->writer_ = std::make_unique<AsyncWriter>(std::move(outputs), kMaxQueuedBytes,
                                              [m](uint64_t, uint64_t failed) {

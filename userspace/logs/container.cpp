@@ -3,28 +3,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "k8s/cgroup.h"
+
 namespace sightline::logs {
-namespace {
 
-bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
-}  // namespace
-
+// One parser for every layout (Docker, containerd, CRI-O, both cgroup drivers),
+// shared with the Kubernetes metadata.
 std::string ContainerIdFromCgroup(std::string_view text) {
-  std::string_view found;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (!IsHex(text[i])) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < text.size() && IsHex(text[j])) ++j;
-    // Exactly 64: a longer hex run is something else.
-    if (j - i == 64) found = text.substr(i, 64);
-    i = j;
-  }
-  return std::string(found);
+  return k8s::ParseCgroup(text).container_id;
 }
 
 ContainerIds::ContainerIds(std::string proc_root, size_t max_entries, uint64_t refresh_ns)

@@ -11,7 +11,7 @@
 
 namespace sightline::logs {
 
-// The last 64-hex-digit run in a cgroup file's text, or "".
+// The container id in a cgroup file's text (k8s::ParseCgroup), or "".
 std::string ContainerIdFromCgroup(std::string_view cgroup_text);
 
 class ContainerIds {

@@ -70,6 +70,8 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
     e.info.service_name = *e.kernel_env_name;
   } else if (auto name = ServiceNameFromEnviron(ReadFile(base + "/environ", kMaxEnviron))) {
     e.info.service_name = *name;
+  } else if (auto workload = resolver_ ? resolver_(pid) : std::nullopt) {
+    e.info.service_name = *workload;
   } else if (!exe.empty()) {
     e.info.service_name = Basename(exe);
   } else if (!comm.empty()) {

@@ -37,6 +37,16 @@ class ProcessTable {
   // Drops entries not looked up for a long time.
   void Expire(uint64_t now_ns);
 
+  // Names a process after its Kubernetes workload: nullopt when it runs in
+  // no known pod. Consulted after OTEL_SERVICE_NAME, before the executable.
+  using WorkloadResolver = std::function<std::optional<std::string>(uint32_t pid)>;
+  void set_workload_resolver(WorkloadResolver resolver) { resolver_ = std::move(resolver); }
+
+  // Every entry is read again at its next lookup (new workload metadata).
+  void MarkStale() {
+    for (auto& [pid, e] : entries_) e.read_ns = 0;
+  }
+
   size_t size() const { return entries_.size(); }
 
  private:
@@ -55,6 +65,7 @@ class ProcessTable {
   std::optional<std::regex> exe_filter_;
   uint64_t refresh_ns_;
   std::unordered_map<uint32_t, Entry> entries_;
+  WorkloadResolver resolver_;
 };
 
 // OTEL_SERVICE_NAME from a NUL-separated environment block, if set and non-empty.
