@@ -22,8 +22,8 @@ SignalsOptions SignalsFor(const RuleSet& rules) {
 
 SignalSink::SignalSink(Signals& signals, conn::TransactionSink& next, ServiceOf service_of,
                        std::function<uint64_t()> now_ns)
-    : signals_(signals),
-      next_(next),
+    : conn::ForwardingSink(next),
+      signals_(signals),
       service_of_(std::move(service_of)),
       now_ns_(std::move(now_ns)) {}
 
@@ -32,31 +32,7 @@ void SignalSink::OnHttp(const conn::ConnectionInfo& conn, const http1::Transacti
     signals_.ObserveHttp(service_of_(conn), t.status,
                          Seconds(t.request_start_ns, t.response_end_ns), now_ns_());
   }
-  next_.OnHttp(conn, t);
-}
-
-void SignalSink::OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) {
-  next_.OnHttpError(conn, kind);
-}
-
-bool SignalSink::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, http1::Side side,
-                            const http1::RequestHead& head) {
-  return next_.FollowBody(conn, exchange, side, head);
-}
-
-void SignalSink::OnResponseHead(const conn::ConnectionInfo& conn, uint64_t exchange,
-                                const http1::ResponseHead& head, uint64_t ts_ns) {
-  next_.OnResponseHead(conn, exchange, head, ts_ns);
-}
-
-void SignalSink::OnBody(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                        std::string_view bytes, uint64_t ts_ns) {
-  next_.OnBody(conn, exchange, request, bytes, ts_ns);
-}
-
-void SignalSink::OnBodyGap(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                           uint64_t n) {
-  next_.OnBodyGap(conn, exchange, request, n);
+  conn::ForwardingSink::OnHttp(conn, t);
 }
 
 CallSignalSink::CallSignalSink(Signals& signals, SignalSink::ServiceOf service_of,

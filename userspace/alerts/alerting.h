@@ -18,6 +18,7 @@
 #include "alerts/notifier.h"
 #include "alerts/rules.h"
 #include "alerts/signals.h"
+#include "conn/forwarding_sink.h"
 #include "conn/tracker.h"
 #include "genai/accountant.h"
 #include "genai/pricing.h"
@@ -28,26 +29,16 @@ namespace sightline::alerts {
 
 // Forwards every call to `next`; answered server-side exchanges also become
 // HTTP signals of their service.
-class SignalSink : public conn::TransactionSink {
+class SignalSink : public conn::ForwardingSink {
  public:
   using ServiceOf = std::function<const std::string&(const conn::ConnectionInfo&)>;
   SignalSink(Signals& signals, conn::TransactionSink& next, ServiceOf service_of,
              std::function<uint64_t()> now_ns);
 
   void OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) override;
-  void OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) override;
-  bool FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, http1::Side side,
-                  const http1::RequestHead& head) override;
-  void OnResponseHead(const conn::ConnectionInfo& conn, uint64_t exchange,
-                      const http1::ResponseHead& head, uint64_t ts_ns) override;
-  void OnBody(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-              std::string_view bytes, uint64_t ts_ns) override;
-  void OnBodyGap(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                 uint64_t n) override;
 
  private:
   Signals& signals_;
-  conn::TransactionSink& next_;
   ServiceOf service_of_;
   std::function<uint64_t()> now_ns_;
 };

@@ -113,9 +113,9 @@ AccessLog::AccessLog(AccessLogOptions options, Masker masker, conn::TransactionS
                      const metrics::RouteNormalizer& routes, ServiceOf service_of,
                      ContainerOf container_of, std::shared_ptr<const genai::PricingTable> pricing,
                      LogClocks clocks, Emit emit, LogMetrics& metrics, uint64_t seed)
-    : options_(std::move(options)),
+    : conn::ForwardingSink(next),
+      options_(std::move(options)),
       masker_(std::move(masker)),
-      next_(next),
       routes_(routes),
       service_of_(std::move(service_of)),
       container_of_(std::move(container_of)),
@@ -137,7 +137,7 @@ void AccessLog::SetPricing(std::shared_ptr<const genai::PricingTable> pricing) {
 
 bool AccessLog::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, http1::Side side,
                            const http1::RequestHead& head) {
-  const bool next = next_.FollowBody(conn, exchange, side, head);
+  const bool next = conn::ForwardingSink::FollowBody(conn, exchange, side, head);
   if (options_.mode == Mode::kOff) return next;
   if (pending_.size() >= options_.max_in_flight) {
     metrics_.Untracked();
@@ -156,25 +156,6 @@ bool AccessLog::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, 
   p.next_follows = next;
   pending_[{conn.conn_id, exchange}] = std::move(p);
   return next;
-}
-
-void AccessLog::OnResponseHead(const conn::ConnectionInfo& conn, uint64_t exchange,
-                               const http1::ResponseHead& head, uint64_t ts_ns) {
-  next_.OnResponseHead(conn, exchange, head, ts_ns);
-}
-
-void AccessLog::OnBody(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                       std::string_view bytes, uint64_t ts_ns) {
-  next_.OnBody(conn, exchange, request, bytes, ts_ns);
-}
-
-void AccessLog::OnBodyGap(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                          uint64_t n) {
-  next_.OnBodyGap(conn, exchange, request, n);
-}
-
-void AccessLog::OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) {
-  next_.OnHttpError(conn, kind);
 }
 
 bool AccessLog::Wanted(Level level, const std::string& correlation_id) {
@@ -257,7 +238,7 @@ Json AccessLog::Base(const conn::ConnectionInfo& conn, const http1::Transaction&
 
 void AccessLog::OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) {
   if (options_.mode == Mode::kOff) {
-    next_.OnHttp(conn, t);
+    conn::ForwardingSink::OnHttp(conn, t);
     return;
   }
   const Key key{conn.conn_id, t.id};
@@ -276,7 +257,7 @@ void AccessLog::OnHttp(const conn::ConnectionInfo& conn, const http1::Transactio
   if (wanted || p.next_follows) p.base = Base(conn, t, p, level, message);
   if (wanted) Write(p.base, false);
   // The accountant reports its AI call from inside this call.
-  next_.OnHttp(conn, t);
+  conn::ForwardingSink::OnHttp(conn, t);
   pending_.erase(key);
 }
 

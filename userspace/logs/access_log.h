@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "conn/forwarding_sink.h"
 #include "conn/tracker.h"
 #include "genai/accountant.h"
 #include "genai/pricing.h"
@@ -86,7 +87,7 @@ class LogMetrics {
   prometheus::Counter& untracked_;
 };
 
-class AccessLog : public conn::TransactionSink, public genai::CallSink {
+class AccessLog : public conn::ForwardingSink, public genai::CallSink {
  public:
   using ServiceOf = std::function<const std::string&(const conn::ConnectionInfo&)>;
   using ContainerOf = std::function<std::string(uint32_t pid)>;
@@ -100,15 +101,8 @@ class AccessLog : public conn::TransactionSink, public genai::CallSink {
   ~AccessLog() override;
 
   void OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) override;
-  void OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind kind) override;
   bool FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, http1::Side side,
                   const http1::RequestHead& head) override;
-  void OnResponseHead(const conn::ConnectionInfo& conn, uint64_t exchange,
-                      const http1::ResponseHead& head, uint64_t ts_ns) override;
-  void OnBody(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-              std::string_view bytes, uint64_t ts_ns) override;
-  void OnBodyGap(const conn::ConnectionInfo& conn, uint64_t exchange, bool request,
-                 uint64_t n) override;
 
   void OnCall(const conn::ConnectionInfo& conn, const genai::Call& call) override;
 
@@ -141,7 +135,6 @@ class AccessLog : public conn::TransactionSink, public genai::CallSink {
 
   AccessLogOptions options_;
   Masker masker_;
-  conn::TransactionSink& next_;
   const metrics::RouteNormalizer& routes_;
   ServiceOf service_of_;
   ContainerOf container_of_;
