@@ -133,6 +133,20 @@ TEST_F(K8sNaming, UnknownContainerNamedOnceTheNextListKnowsIt) {
   EXPECT_EQ(info.begin()->first.at("k8s_container_name"), "sidecar");
 }
 
+TEST_F(K8sNaming, ContainerNeverListedDoesNotKeepNamesChurning) {
+  using namespace std::string_literals;
+  // A pod's sandbox (pause) runs in a container no status ever lists.
+  const std::string sandbox(64, 'e');
+  ASSERT_TRUE(metadata_->ListOnce());
+  AddProcess(30, "/pause", "PATH=/bin\0"s, sandbox);
+  EXPECT_EQ(table_->Lookup(30, "pause", now_).service_name, "checkout");  // via its pod
+  EXPECT_FALSE(workloads_->Sweep(now_));
+  ASSERT_TRUE(metadata_->ListOnce());
+  EXPECT_FALSE(workloads_->Sweep(now_));  // still unknown: nothing to read again
+  ASSERT_TRUE(metadata_->ListOnce());
+  EXPECT_FALSE(workloads_->Sweep(now_));
+}
+
 TEST_F(K8sNaming, InfoSeriesPerLiveContainerBounded) {
   using namespace std::string_literals;
   ASSERT_TRUE(metadata_->ListOnce());

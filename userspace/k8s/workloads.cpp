@@ -65,9 +65,15 @@ std::optional<std::string> Workloads::NameOf(uint32_t pid, uint64_t now_ns) {
   const Workload* w = Find(*snap, e.ids);
   if (w && (!w->container_name.empty() || e.ids.container_id.empty())) return w->name;
   // A container the last list did not have (started since): list again soon.
-  pending_ = true;
-  pending_generation_ = snap->generation;
-  metadata_.RequestRelist();
+  const std::string& id = e.ids.container_id.empty() ? e.ids.pod_uid : e.ids.container_id;
+  if (asked_.size() >= kMaxPids) {  // bounded: start over rather than grow
+    asked_.clear();
+    pending_.clear();
+  }
+  if (asked_.insert(id).second) {
+    pending_.insert(id);
+    metadata_.RequestRelist();
+  }
   return w ? std::optional<std::string>(w->name) : std::nullopt;
 }
 
@@ -113,11 +119,11 @@ bool Workloads::Sweep(uint64_t now_ns) {
       it = series_.erase(it);
     }
   }
-  if (pending_ && snap->generation > pending_generation_) {
-    pending_ = false;
-    return true;
-  }
-  return false;
+  const size_t before = pending_.size();
+  std::erase_if(pending_, [&](const std::string& id) {
+    return snap->containers.count(id) > 0 || snap->pods.count(id) > 0;
+  });
+  return pending_.size() != before;
 }
 
 }  // namespace sightline::k8s

@@ -16,6 +16,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "k8s/cgroup.h"
 #include "k8s/metadata.h"
@@ -63,8 +64,11 @@ class Workloads {
     prometheus::Gauge* gauge;
   };
   std::map<InfoKey, Series> series_;
-  uint64_t pending_generation_ = 0;  // snapshot that lacked a container we asked about
-  bool pending_ = false;
+  // Containers unknown to the snapshot when asked about: each asks for one
+  // early re-list only (a pod's sandbox never shows in its statuses), and
+  // names are read again once a snapshot knows one of them.
+  std::unordered_set<std::string> asked_;
+  std::unordered_set<std::string> pending_;
   uint64_t swept_generation_ = 0;
 };
 
