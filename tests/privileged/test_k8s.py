@@ -91,8 +91,16 @@ class FakeContainer:
                 *map(str, argv)]
 
     def remove(self) -> None:
-        # Deepest first; a cgroup goes once its processes have exited.
-        for _ in range(50):
+        # Deepest first; a cgroup goes once its processes have exited. The
+        # fixture stops them first; one still there after 2 s is killed.
+        for attempt in range(50):
+            if attempt == 20:
+                procs = self.dir / "cgroup.procs"
+                for pid in (procs.read_text().split() if procs.exists() else []):
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
             try:
                 d = self.dir
                 while d != self.top.parent:
@@ -260,7 +268,7 @@ def k8s_args(cluster: Cluster, api_url: str, cert_dir: Path) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def test_workload_names_from_the_api(privileged, daemons, servers, containers, tls_cert,
+def test_workload_names_from_the_api(privileged, containers, daemons, servers, tls_cert,
                                      tmp_path):
     cluster = Cluster(tmp_path)
     api = servers(start_api(cluster, tls_cert))
@@ -304,7 +312,7 @@ def test_workload_names_from_the_api(privileged, daemons, servers, containers, t
     assert len(reqs) == len(lists) + 2, reqs
 
 
-def test_otel_service_name_wins_over_the_workload(privileged, daemons, servers, containers,
+def test_otel_service_name_wins_over_the_workload(privileged, containers, daemons, servers,
                                                   tls_cert, tmp_path, service_name):
     cluster = Cluster(tmp_path)
     api = servers(start_api(cluster, tls_cert))
@@ -326,7 +334,7 @@ def test_otel_service_name_wins_over_the_workload(privileged, daemons, servers, 
             for s in info_series(m)] == [(service_name, cluster.deployment, "app")]
 
 
-def _fallback_case(daemons, servers, containers, cluster, api_url, ca_dir, reason, needle):
+def _fallback_case(containers, daemons, servers, cluster, api_url, ca_dir, reason, needle):
     port = harness.free_port()
     d = daemons("--ports", str(port), *k8s_args(cluster, api_url, ca_dir),
                 env={"NODE_NAME": cluster.node})
@@ -349,20 +357,20 @@ def _fallback_case(daemons, servers, containers, cluster, api_url, ca_dir, reaso
     return m
 
 
-def test_api_unreachable_falls_back_to_executable_names(privileged, daemons, servers,
-                                                        containers, tls_cert, tmp_path):
+def test_api_unreachable_falls_back_to_executable_names(privileged, containers, daemons,
+                                                        servers, tls_cert, tmp_path):
     cluster = Cluster(tmp_path)
     closed = harness.free_port()  # nothing listens there
-    _fallback_case(daemons, servers, containers, cluster, f"https://127.0.0.1:{closed}",
+    _fallback_case(containers, daemons, servers, cluster, f"https://127.0.0.1:{closed}",
                    tls_cert, "connect", "(connect:")
 
 
-def test_api_refusing_the_token_falls_back(privileged, daemons, servers, containers, tls_cert,
+def test_api_refusing_the_token_falls_back(privileged, containers, daemons, servers, tls_cert,
                                            tmp_path):
     cluster = Cluster(tmp_path)
     api = servers(start_api(cluster, tls_cert))
     cluster.token_file.write_text("not-the-token\n")
-    _fallback_case(daemons, servers, containers, cluster, f"https://127.0.0.1:{api.port}",
+    _fallback_case(containers, daemons, servers, cluster, f"https://127.0.0.1:{api.port}",
                    tls_cert, "unauthorized", "HTTP 401")
     assert {s for _, s in api_requests(api)} == {401}
 
