@@ -10,8 +10,15 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_file.h"
+
 namespace sightline::alerts {
 namespace {
+
+using config::yaml::Fail;
+using config::yaml::Invalid;
+using config::yaml::OnlyKeys;
+using config::yaml::Scalar;
 
 // Thresholds a fresh install starts with: the brief's latency levels, error
 // and AI rates that page before users notice, host resources near full.
@@ -105,33 +112,6 @@ constexpr std::string_view kSignalNames[kSignalCount] = {
     "system_disk_utilization",   "sightline_events_lost_rate"};
 
 constexpr std::string_view kLevelKeys[3] = {"warning_value", "error_value", "critical_value"};
-
-struct Invalid {
-  int line;
-  std::string message;
-};
-
-[[noreturn]] void Fail(const YAML::Node& at, std::string message) {
-  const int line = !at.IsDefined() || at.Mark().is_null() ? 0 : at.Mark().line + 1;
-  throw Invalid{line, std::move(message)};
-}
-
-void OnlyKeys(const YAML::Node& n, std::string_view where,
-              std::initializer_list<std::string_view> allowed) {
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list.append(list.empty() ? "" : ", ").append(a);
-      Fail(it->first, std::string(where) + ": unknown key '" + key + "' (expected " + list + ")");
-    }
-  }
-}
-
-std::string Scalar(const YAML::Node& n, const std::string& where) {
-  if (!n.IsScalar()) Fail(n, where + ": must be a single value");
-  return n.Scalar();
-}
 
 double Number(const YAML::Node& n, const std::string& where) {
   const std::string s = Scalar(n, where);
@@ -404,9 +384,9 @@ std::optional<RuleSet> ParseRules(std::string_view yaml, const RuleSet& defaults
     }
     return out;
   } catch (const Invalid& e) {
-    *error = e.line > 0 ? "line " + std::to_string(e.line) + ": " + e.message : e.message;
+    *error = config::yaml::Describe(e);
   } catch (const YAML::Exception& e) {
-    *error = e.mark.is_null() ? e.msg : "line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    *error = config::yaml::Describe(e);
   }
   return std::nullopt;
 }

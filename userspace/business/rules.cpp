@@ -8,26 +8,21 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_file.h"
 #include "metrics/route.h"
 
 namespace sightline::business {
 namespace {
 
+using config::yaml::Fail;
+using config::yaml::Invalid;
+using config::yaml::OnlyKeys;
+using config::yaml::Scalar;
+
 // Families the daemon defines or will define: a rule may not shadow them.
 constexpr std::string_view kReservedPrefixes[] = {
     "http_",    "gen_ai_", "db_",        "messaging_", "rpc_", "sightline_",
     "process_", "system_", "container_", "k8s_",       "hw_",  "go_"};
-
-// A problem at a place in the file; caught once, in ParseRules.
-struct Invalid {
-  int line;
-  std::string message;
-};
-
-[[noreturn]] void Fail(const YAML::Node& at, std::string message) {
-  const int line = !at.IsDefined() || at.Mark().is_null() ? 0 : at.Mark().line + 1;
-  throw Invalid{line, std::move(message)};
-}
 
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
@@ -37,25 +32,6 @@ bool IsLabelName(std::string_view s) {
 }
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Every key of the map `n` must be one of `allowed`, so a typo is an error,
-// not a silently ignored setting.
-void OnlyKeys(const YAML::Node& n, std::string_view where,
-              std::initializer_list<std::string_view> allowed) {
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list.append(list.empty() ? "" : ", ").append(a);
-      Fail(it->first, std::string(where) + ": unknown key '" + key + "' (expected " + list + ")");
-    }
-  }
-}
-
-std::string Scalar(const YAML::Node& n, const std::string& where) {
-  if (!n.IsScalar()) Fail(n, where + ": must be a single value");
-  return n.Scalar();
-}
 
 size_t Size(const YAML::Node& n, const std::string& where, size_t min, size_t max) {
   const std::string s = Scalar(n, where);
@@ -406,9 +382,9 @@ std::optional<RuleSet> ParseRules(std::string_view yaml, std::string* error) {
     }
     return set;
   } catch (const Invalid& bad) {
-    *error = bad.line > 0 ? "line " + std::to_string(bad.line) + ": " + bad.message : bad.message;
+    *error = config::yaml::Describe(bad);
   } catch (const YAML::Exception& e) {
-    *error = e.mark.is_null() ? e.msg : "line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    *error = config::yaml::Describe(e);
   }
   return std::nullopt;
 }

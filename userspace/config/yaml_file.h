@@ -1,0 +1,52 @@
+// Helpers shared by the YAML files the daemon reads (business rules, alert
+// rules): a problem is thrown with its line, so the loader can say where,
+// and unknown keys are errors rather than silently ignored settings.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace sightline::config::yaml {
+
+// A problem at a place in the file; caught once, by the loader.
+struct Invalid {
+  int line;  // 1-based; 0 when unknown
+  std::string message;
+};
+
+[[noreturn]] inline void Fail(const YAML::Node& at, std::string message) {
+  const int line = !at.IsDefined() || at.Mark().is_null() ? 0 : at.Mark().line + 1;
+  throw Invalid{line, std::move(message)};
+}
+
+// Every key of the map `n` must be one of `allowed`.
+inline void OnlyKeys(const YAML::Node& n, std::string_view where,
+                     std::initializer_list<std::string_view> allowed) {
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list.append(list.empty() ? "" : ", ").append(a);
+      Fail(it->first, std::string(where) + ": unknown key '" + key + "' (expected " + list + ")");
+    }
+  }
+}
+
+inline std::string Scalar(const YAML::Node& n, const std::string& where) {
+  if (!n.IsScalar()) Fail(n, where + ": must be a single value");
+  return n.Scalar();
+}
+
+// "line N: message" for an error thrown while reading a file.
+inline std::string Describe(const Invalid& e) {
+  return e.line > 0 ? "line " + std::to_string(e.line) + ": " + e.message : e.message;
+}
+inline std::string Describe(const YAML::Exception& e) {
+  return e.mark.is_null() ? e.msg : "line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+}
+
+}  // namespace sightline::config::yaml
