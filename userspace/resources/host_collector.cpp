@@ -12,13 +12,15 @@
 #include <string_view>
 #include <utility>
 
+#include "resources/families.h"
+
 namespace sightline::resources {
 namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using Labels = FamilyLabels;
 
 constexpr const char* kCpuStates[8] = {"user",   "nice", "system",  "idle",
                                        "iowait", "irq",  "softirq", "steal"};
@@ -63,32 +65,6 @@ std::optional<double> ParseDouble(const std::string& s) {
   const double v = std::strtod(s.c_str(), &end);
   if (errno != 0 || end != s.c_str() + s.size()) return std::nullopt;
   return v;
-}
-
-MetricFamily NewFamily(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void Add(MetricFamily& f, const Labels& labels, double value) {
-  ClientMetric m;
-  for (const auto& [name, v] : labels) {
-    ClientMetric::Label l;
-    l.name = name;
-    l.value = v;
-    m.label.push_back(std::move(l));
-  }
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else if (f.type == MetricType::Untyped) {
-    m.untyped.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
 }
 
 void Keep(std::vector<MetricFamily>& out, MetricFamily&& f) {

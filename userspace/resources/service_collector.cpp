@@ -12,13 +12,15 @@
 #include <string>
 #include <utility>
 
+#include "resources/families.h"
+
 namespace sightline::resources {
 namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using Labels = FamilyLabels;
 
 // Largest /proc/<pid>/stat we accept: the command name is at most 64 bytes and
 // the 52 numeric fields fit well within this.
@@ -65,30 +67,6 @@ uint64_t BootTicksNow(double ticks_per_second) {
   clock_gettime(CLOCK_BOOTTIME, &ts);
   return static_cast<uint64_t>(static_cast<double>(ts.tv_sec) * ticks_per_second +
                                static_cast<double>(ts.tv_nsec) * ticks_per_second / 1e9);
-}
-
-MetricFamily NewFamily(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void Add(MetricFamily& f, const Labels& labels, double value) {
-  ClientMetric m;
-  for (const auto& [name, v] : labels) {
-    ClientMetric::Label l;
-    l.name = name;
-    l.value = v;
-    m.label.push_back(std::move(l));
-  }
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
 }
 
 Labels With(Labels base, const char* name, std::string value) {
