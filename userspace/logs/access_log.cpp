@@ -99,13 +99,19 @@ LogMetrics::LogMetrics(prometheus::Registry& registry)
                            "many in flight when the request head was seen (a fresh id is used)")
                      .Register(registry)
                      .Add({})) {
-  for (const char* reason :
+  for (std::string_view reason :
        {"rate_limit", "sampled_out", "below_level", "queue_full", "write_error"}) {
-    dropped_.Add({{"reason", reason}});
+    reasons_.emplace_back(reason, &dropped_.Add({{"reason", std::string(reason)}}));
   }
 }
 
 void LogMetrics::Dropped(std::string_view reason, uint64_t n) {
+  for (auto& [name, counter] : reasons_) {
+    if (name == reason) {
+      counter->Increment(double(n));
+      return;
+    }
+  }
   dropped_.Add({{"reason", std::string(reason)}}).Increment(double(n));
 }
 
@@ -245,7 +251,9 @@ void AccessLog::OnHttp(const conn::ConnectionInfo& conn, const http1::Transactio
   auto it = pending_.find(key);
   if (it == pending_.end()) it = pending_.emplace(key, Pending{}).first;
   Pending& p = it->second;
-  if (p.correlation.id.empty()) p.correlation = {uuids_.Next(), "generated"};
+  // A fresh id only where it is used: sampling hashes it, a line carries it.
+  const bool sampling = options_.mode == Mode::kSample && options_.sample_rate < 1.0;
+  if (p.correlation.id.empty() && sampling) p.correlation = {uuids_.Next(), "generated"};
   const Level level = LevelOf(t.answered, t.status);
   const bool client = t.side == http1::Side::kClient;
   const std::string_view message = !t.answered ? "HTTP request unanswered"
@@ -253,6 +261,9 @@ void AccessLog::OnHttp(const conn::ConnectionInfo& conn, const http1::Transactio
                                                : "HTTP request";
   // Admitted before the line is built: past the rate limit a flood costs no JSON.
   const bool wanted = Wanted(level, p.correlation.id) && Admit();
+  if (p.correlation.id.empty() && (wanted || p.next_follows)) {
+    p.correlation = {uuids_.Next(), "generated"};
+  }
   // The AI line, if one follows, starts from the same fields.
   if (wanted || p.next_follows) p.base = Base(conn, t, p, level, message);
   if (wanted) Write(p.base, false);

@@ -85,6 +85,9 @@ class LogMetrics {
   prometheus::Counter& http_lines_;
   prometheus::Counter& ai_lines_;
   prometheus::Counter& untracked_;
+  // The known reasons' counters, found without building a label set: past the
+  // rate limit this runs for every exchange.
+  std::vector<std::pair<std::string_view, prometheus::Counter*>> reasons_;
 };
 
 class AccessLog : public conn::ForwardingSink, public genai::CallSink {
