@@ -21,6 +21,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "lib/process_filter.bpf.h"
 #include "lib/socket.bpf.h"
 #include "sightline/bpf/tcp.h"
 
@@ -79,21 +80,6 @@ struct {
 	__type(value, struct sl_tcp_stats);
 } tcp_stats SEC(".maps");
 
-/* The process filters of the socket probe, shared with it (same fds). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} pid_allow SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgid_ignore SEC(".maps");
-
 /* Only to test, at load time, whether tcp_retransmit_skb passes an error
  * (kernels since 6.12 fire it for failed attempts too). */
 struct trace_event_raw_tcp_retransmit_skb___sl {
@@ -109,11 +95,7 @@ static __always_inline void count(__u32 idx, __u64 n)
 
 static __always_inline bool observed(__u32 tgid)
 {
-	if (tgid == self_tgid)
-		return false;
-	if (filter_pids && !bpf_map_lookup_elem(&pid_allow, &tgid))
-		return false;
-	return !bpf_map_lookup_elem(&tgid_ignore, &tgid);
+	return tgid != self_tgid && tgid_observed(tgid, filter_pids);
 }
 
 /* Records the current task as the owner of `sk`. Process context only. */

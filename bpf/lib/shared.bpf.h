@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "lib/process_filter.bpf.h"
 #include "sightline/bpf/common.h"
 
 enum fd_kind {
@@ -38,30 +39,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct fd_state);
 } fds SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} pid_allow SEC(".maps");
-
-/* tgids userspace decided not to observe (for example by executable). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgid_ignore SEC(".maps");
-
-/* Whether a process is observed at all: --pids (when filter_pids is set)
- * and the executables userspace ruled out. */
-static __always_inline bool tgid_observed(__u32 tgid, bool filter_pids)
-{
-	if (filter_pids && !bpf_map_lookup_elem(&pid_allow, &tgid))
-		return false;
-	return !bpf_map_lookup_elem(&tgid_ignore, &tgid);
-}
 
 /* What a thread is doing with TLS. File descriptors are stored plus one,
  * so that zero (the value of fresh storage) means none. */
