@@ -6,9 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "config/yaml_file.h"
 
@@ -393,16 +391,11 @@ std::optional<RuleSet> ParseRules(std::string_view yaml, const RuleSet& defaults
 
 std::optional<RuleSet> LoadRules(const std::string& path, std::string* error) {
   if (path.empty()) return DefaultRules();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot be read";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
+  auto text = config::yaml::ReadFile(path, error);
+  if (!text) return std::nullopt;
   std::string why;
-  auto set = ParseRules(text.str(), DefaultRules(), &why);
-  if (!set) *error = why.starts_with("line ") ? path + ":" + why.substr(5) : path + ": " + why;
+  auto set = ParseRules(*text, DefaultRules(), &why);
+  if (!set) *error = config::yaml::AtPath(path, why);
   return set;
 }
 

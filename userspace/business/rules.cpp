@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "config/yaml_file.h"
 #include "metrics/route.h"
@@ -390,23 +388,11 @@ std::optional<RuleSet> ParseRules(std::string_view yaml, std::string* error) {
 }
 
 std::optional<RuleSet> LoadRules(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot be read";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
+  auto text = config::yaml::ReadFile(path, error);
+  if (!text) return std::nullopt;
   std::string why;
-  auto set = ParseRules(text.str(), &why);
-  if (!set) {
-    // "line N: ..." becomes "<path>:N: ...", the form editors jump to.
-    if (why.starts_with("line ")) {
-      *error = path + ":" + why.substr(5);
-    } else {
-      *error = path + ": " + why;
-    }
-  }
+  auto set = ParseRules(*text, &why);
+  if (!set) *error = config::yaml::AtPath(path, why);
   return set;
 }
 

@@ -6,7 +6,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
 #include <initializer_list>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -47,6 +50,23 @@ inline std::string Describe(const Invalid& e) {
 }
 inline std::string Describe(const YAML::Exception& e) {
   return e.mark.is_null() ? e.msg : "line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+}
+
+// The text of the file at `path`, or nullopt and "<path>: cannot be read".
+inline std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": cannot be read";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A parser's "line N: ..." as "<path>:N: ...", the form editors jump to.
+inline std::string AtPath(const std::string& path, const std::string& why) {
+  return why.starts_with("line ") ? path + ":" + why.substr(5) : path + ": " + why;
 }
 
 }  // namespace sightline::config::yaml
