@@ -260,6 +260,17 @@ def info_series(m: harness.Metrics) -> list[dict]:
                   key=lambda l: l["service_name"])
 
 
+def identities(m, metric: str) -> dict[tuple, float]:
+    """(service_name, k8s_namespace_name, k8s_pod_name, k8s_container_name) ->
+    sum of `metric` over its series; a label the series lacks reads None."""
+    out: dict[tuple, float] = {}
+    for labels, value in m.samples(metric):
+        key = tuple(labels.get(n) for n in ("service_name", "k8s_namespace_name",
+                                              "k8s_pod_name", "k8s_container_name"))
+        out[key] = out.get(key, 0) + value
+    return out
+
+
 def k8s_args(cluster: Cluster, api_url: str, cert_dir: Path) -> list[str]:
     return ["--k8s-api-url", api_url, "--k8s-token-file", str(cluster.token_file),
             "--k8s-ca-file", str(cert_dir / "cert.pem")]
@@ -292,6 +303,18 @@ def test_workload_names_from_the_api(privileged, containers, daemons, servers, t
     # Nothing under the executables' names: every request carries the workload.
     assert harness.service_names(m, "server") == {cluster.deployment: 5}
     assert harness.service_names(m, "client") == {cluster.cronjob: 5}
+    # Every series names the namespace and container it comes from (the pod
+    # only with --k8s-pod-label).
+    ns = cluster.namespace
+    assert identities(m, SERVER + "_count") == {(cluster.deployment, ns, None, "app"): 5}
+    assert identities(m, CLIENT + "_count") == {(cluster.cronjob, ns, None, "report"): 5}
+    # TCP health (read once a second) names them the same way.
+    workloads = {(cluster.deployment, ns, None, "app"), (cluster.cronjob, ns, None, "report")}
+    harness.wait_for(lambda: workloads <= set(identities(d.metrics(),
+                                                         "tcp_connections_opened_total")),
+                     timeout=10, message="TCP series with the pods' labels")
+    assert {k for k in identities(d.metrics(), "tcp_connections_opened_total")
+            if k[0] in (cluster.deployment, cluster.cronjob)} == workloads
     assert info_series(m) == [
         {"service_name": cluster.deployment, "k8s_namespace_name": cluster.namespace,
          "k8s_workload_kind": "Deployment", "k8s_workload_name": cluster.deployment,
@@ -318,7 +341,7 @@ def test_otel_service_name_wins_over_the_workload(privileged, containers, daemon
     api = servers(start_api(cluster, tls_cert))
     port = harness.free_port()
     d = daemons("--ports", str(port),
-                *k8s_args(cluster, f"https://127.0.0.1:{api.port}", tls_cert),
+                *k8s_args(cluster, f"https://127.0.0.1:{api.port}", tls_cert), "--k8s-pod-label",
                 env={"NODE_NAME": cluster.node})
     wait_pods(d, 2)
     box = containers(cluster.server_uid, cluster.server_id)
@@ -329,6 +352,11 @@ def test_otel_service_name_wins_over_the_workload(privileged, containers, daemon
     m = harness.wait_exact(d, [(SERVER, {"service_name": service_name}, 3),
                                (CLIENT, {"service_name": "plain-curl"}, 3)])
     assert harness.service_names(m, "server") == {service_name: 3}
+    # The OTEL name still carries where it runs, pod included (--k8s-pod-label);
+    # the host's curl carries no k8s labels.
+    assert identities(m, SERVER + "_count") == {
+        (service_name, cluster.namespace, cluster.server_pod, "app"): 3}
+    assert identities(m, CLIENT + "_count") == {("plain-curl", None, None, None): 3}
     # The info series joins the OTEL name to where it runs; the host curl has none.
     assert [(s["service_name"], s["k8s_workload_name"], s["k8s_container_name"])
             for s in info_series(m)] == [(service_name, cluster.deployment, "app")]

@@ -185,6 +185,10 @@ TEST(BusinessRules, BadFilesNameTheLineAndTheProblem) {
        "      service_name: {from: query, param: s}\n",
        "line 6: metrics[0] (a_total).labels.service_name: 'service_name' is set by sightline"},
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
+       "      k8s_namespace_name: {from: query, param: s}\n",
+       "line 6: metrics[0] (a_total).labels.k8s_namespace_name: 'k8s_namespace_name' is set by "
+       "sightline"},
+      {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"
        "      bad-name: {from: query, param: s}\n",
        "'bad-name' is not a valid label name"},
       {"metrics:\n  - name: a_total\n    type: counter\n    match: {route: /a}\n    labels:\n"

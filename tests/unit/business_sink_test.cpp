@@ -105,6 +105,7 @@ struct Harness {
   business::Engine engine;
   Recorder next;
   std::string service = "shop-api";
+  sightline::process::ProcessInfo proc;
   business::RulesSink sink;
   ConnectionTracker tracker{{}, sink};
   std::map<uint64_t, std::array<uint64_t, 2>> seq;
@@ -112,7 +113,13 @@ struct Harness {
   explicit Harness(business::RuleSet rules = Rules(), size_t budget = 100)
       : engine(registry, dropped, budget),
         sink(Installed(engine, std::move(rules)), next,
-             [this](const ConnectionInfo&) -> const std::string& { return service; }) {
+             [this](const ConnectionInfo&) -> const sightline::process::ProcessInfo& {
+               if (proc.service_name != service) {
+                 proc.service_name = service;
+                 sightline::process::SetIdentity(proc, false);
+               }
+               return proc;
+             }) {
     Open(1);
   }
 

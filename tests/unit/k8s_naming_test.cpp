@@ -10,6 +10,8 @@
 
 #include "k8s/metadata.h"
 #include "k8s/workloads.h"
+#include "metrics/http_metrics.h"
+#include "metrics/route.h"
 #include "process/process_table.h"
 
 namespace {
@@ -55,7 +57,7 @@ class K8sNaming : public ::testing::Test {
         [] { return uint64_t(1); }, registry_);
     workloads_ = std::make_unique<Workloads>(root_.string(), *metadata_, registry_, 2);
     table_ = std::make_unique<ProcessTable>(root_.string(), "");
-    table_->set_workload_resolver([this](uint32_t pid) { return workloads_->NameOf(pid, now_); });
+    table_->set_workload_resolver(PodResolver(*workloads_, [this] { return now_; }));
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -178,6 +180,94 @@ TEST_F(K8sNaming, InfoSeriesPerLiveContainerBounded) {
   std::ofstream(root_ / "14" / "cgroup") << "0::/user.slice\n";
   workloads_->Seen(14, "bash", now_);
   EXPECT_EQ(Info().size(), 2u);
+}
+
+using Labels = std::map<std::string, std::string>;
+
+TEST_F(K8sNaming, SeriesLabelsNameTheNamespaceAndContainerWhateverNamedTheService) {
+  using namespace std::string_literals;
+  ASSERT_TRUE(metadata_->ListOnce());
+  AddProcess(10, "/usr/bin/python3.11", "OTEL_SERVICE_NAME=billing\0"s, kApp);
+  AddProcess(11, "/usr/bin/python3.11", "PATH=/bin\0"s, kApp);
+  fs::create_directories(root_ / "12");
+  fs::create_symlink("/usr/sbin/nginx", root_ / "12" / "exe");
+  std::ofstream(root_ / "12" / "cgroup") << "0::/system.slice/nginx.service\n";
+  const auto& billing = table_->Lookup(10, "python3", now_);
+  EXPECT_EQ(billing.labels, (Labels{{"service_name", "billing"},
+                                    {"k8s_namespace_name", "shop"},
+                                    {"k8s_container_name", "app"}}));
+  const auto& checkout = table_->Lookup(11, "python3", now_);
+  EXPECT_EQ(checkout.labels, (Labels{{"service_name", "checkout"},
+                                     {"k8s_namespace_name", "shop"},
+                                     {"k8s_container_name", "app"}}));
+  ASSERT_TRUE(checkout.pod.has_value());
+  EXPECT_EQ(checkout.pod->pod_name, "checkout-7d9f8b6c5-x2x9k");  // for logs, not a label
+  const auto& nginx = table_->Lookup(12, "nginx", now_);
+  EXPECT_EQ(nginx.labels, (Labels{{"service_name", "nginx"}}));
+  EXPECT_EQ(nginx.key, "nginx");
+  EXPECT_FALSE(nginx.pod.has_value());
+  // The same name in another namespace is another service.
+  EXPECT_NE(checkout.key, "checkout");
+  EXPECT_NE(checkout.key, billing.key);
+}
+
+TEST_F(K8sNaming, PodLabelWhenAskedFor) {
+  using namespace std::string_literals;
+  ASSERT_TRUE(metadata_->ListOnce());
+  ProcessTable table(root_.string(), "");
+  table.set_workload_resolver(PodResolver(*workloads_, [this] { return now_; }), true);
+  AddProcess(11, "/usr/bin/python3.11", "PATH=/bin\0"s, kApp);
+  EXPECT_EQ(table.Lookup(11, "python3", now_).labels,
+            (Labels{{"service_name", "checkout"},
+                    {"k8s_namespace_name", "shop"},
+                    {"k8s_pod_name", "checkout-7d9f8b6c5-x2x9k"},
+                    {"k8s_container_name", "app"}}));
+}
+
+TEST_F(K8sNaming, OnlyThePodKnownLeavesTheContainerLabelOut) {
+  using namespace std::string_literals;
+  ASSERT_TRUE(metadata_->ListOnce());
+  AddProcess(20, "/usr/bin/envoy", "PATH=/bin\0"s, kNew);
+  EXPECT_EQ(table_->Lookup(20, "envoy", now_).labels,
+            (Labels{{"service_name", "checkout"}, {"k8s_namespace_name", "shop"}}));
+}
+
+TEST_F(K8sNaming, HttpSeriesCarryThePodLabels) {
+  using namespace std::string_literals;
+  ASSERT_TRUE(metadata_->ListOnce());
+  AddProcess(11, "/usr/bin/python3.11", "PATH=/bin\0"s, kApp);
+  prometheus::Registry registry;
+  sightline::metrics::RouteNormalizer routes;
+  sightline::metrics::HttpMetrics http(registry, *table_, routes, 100, [this] { return now_; });
+  sightline::conn::ConnectionInfo conn;
+  conn.pid = 11;
+  conn.comm = "python3";
+  sightline::http1::Transaction t;
+  t.side = sightline::http1::Side::kServer;
+  t.method = "GET";
+  t.target = "/api/orders/42";
+  t.status = 200;
+  t.answered = true;
+  t.request_start_ns = 1'000'000;
+  t.response_end_ns = 3'000'000;
+  http.OnHttp(conn, t);
+  http.OnHttp(conn, t);
+  std::map<Labels, uint64_t> counts;
+  for (const auto& f : registry.Collect()) {
+    if (f.name != "http_server_request_duration_seconds") continue;
+    for (const auto& m : f.metric) {
+      Labels l;
+      for (const auto& x : m.label) l[x.name] = x.value;
+      counts[l] = m.histogram.sample_count;
+    }
+  }
+  const Labels want = {{"service_name", "checkout"},
+                       {"k8s_namespace_name", "shop"},
+                       {"k8s_container_name", "app"},
+                       {"http_request_method", "GET"},
+                       {"http_response_status_code", "200"},
+                       {"http_route", "/api/orders/{id}"}};
+  EXPECT_EQ(counts, (std::map<Labels, uint64_t>{{want, 2}}));
 }
 
 }  // namespace

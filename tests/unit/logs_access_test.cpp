@@ -71,8 +71,8 @@ struct Harness {
   explicit Harness(logs::AccessLogOptions o = Defaults()) {
     log = std::make_unique<logs::AccessLog>(
         o, logs::Masker(), accountant, routes,
-        [this](const ConnectionInfo& c) -> const std::string& {
-          return c.pid == 10 ? server_name : client_name;
+        [this](const ConnectionInfo& c) -> const sightline::process::ProcessInfo& {
+          return c.pid == 10 ? server_proc : client_proc;
         },
         [](uint32_t pid) { return pid == 10 ? std::string(64, 'c') : std::string(); },
         std::make_shared<const genai::PricingTable>(genai::PricingTable::Embedded()),
@@ -136,8 +136,14 @@ struct Harness {
   }
 
   uint64_t mono = 100 * kSecond;
-  std::string server_name = "checkout";
-  std::string client_name = "storefront";
+  static sightline::process::ProcessInfo Named(std::string name) {
+    sightline::process::ProcessInfo p;
+    p.service_name = std::move(name);
+    sightline::process::SetIdentity(p, false);
+    return p;
+  }
+  sightline::process::ProcessInfo server_proc = Named("checkout");
+  sightline::process::ProcessInfo client_proc = Named("storefront");
   prometheus::Registry registry;
   logs::LogMetrics metrics{registry};
   sightline::metrics::RouteNormalizer routes;
@@ -189,6 +195,28 @@ TEST(LogsAccess, HttpServerLine) {
             0u);
   EXPECT_EQ(Counter(h.registry, "sightline_log_lines_total", "kind", "http"), 1);
   EXPECT_EQ(h.log->in_flight(), 0u);
+}
+
+TEST(LogsAccess, ProcessInAPodNamesItsNamespacePodAndContainer) {
+  Harness h;
+  h.server_proc.pod = sightline::process::PodIdentity{"checkout", "shop", "checkout-7d9f8b6c5-x2x9q",
+                                                      "app"};
+  h.server_proc.service_name = "checkout";
+  h.Open(1, 10, Role::kServer, {"127.0.0.1", 40000});
+  h.Serve(1, "GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n", kOk);
+  ASSERT_EQ(h.lines.size(), 1u);
+  const json line = h.Line(0);
+  EXPECT_EQ(line["service"], "checkout");
+  EXPECT_EQ(line["k8s_namespace_name"], "shop");
+  EXPECT_EQ(line["k8s_pod_name"], "checkout-7d9f8b6c5-x2x9q");
+  EXPECT_EQ(line["k8s_container_name"], "app");
+  // Only the pod known (its container not yet listed): no container field.
+  h.server_proc.pod->container_name.clear();
+  h.mono += kSecond;
+  h.Serve(1, "GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n", kOk);
+  ASSERT_EQ(h.lines.size(), 2u);
+  EXPECT_EQ(h.Line(1)["k8s_pod_name"], "checkout-7d9f8b6c5-x2x9q");
+  EXPECT_FALSE(h.Line(1).contains("k8s_container_name"));
 }
 
 TEST(LogsAccess, HttpClientLineWithTraceparentAnd5xx) {

@@ -117,6 +117,19 @@ TEST_F(SeriesBudgetTest, WithoutServiceNameEveryValueFolds) {
             (Labels{{"service_name", "api"}, {"a", "_overflow"}}));
 }
 
+TEST_F(SeriesBudgetTest, OverflowKeepsThePodLabelsOfTheService) {
+  EXPECT_EQ(OverflowLabels({{"service_name", "checkout"},
+                            {"k8s_namespace_name", "shop"},
+                            {"k8s_pod_name", "checkout-7d9f8b6c5-x2x9k"},
+                            {"k8s_container_name", "app"},
+                            {"http_route", "/a"}}),
+            (Labels{{"service_name", "checkout"},
+                    {"k8s_namespace_name", "shop"},
+                    {"k8s_pod_name", "checkout-7d9f8b6c5-x2x9k"},
+                    {"k8s_container_name", "app"},
+                    {"http_route", "_overflow"}}));
+}
+
 TEST_F(SeriesBudgetTest, MemoryOfRefusalsIsBounded) {
   BudgetedCounter counter(requests_, 0, dropped_, /*max_remembered=*/2);
   counter.Get(Request("s", "/a"));

@@ -130,6 +130,31 @@ TEST_F(ResourcesServiceTest, SumsTheProcessesOfAService) {
   EXPECT_EQ(c.size(), 3u);
 }
 
+TEST_F(ResourcesServiceTest, SameNameInTwoNamespacesIsTwoServices) {
+  Proc(100, 250, 50, 4, 1000, 100'000'000, 1000, 5);
+  Proc(101, 130, 20, 2, 5000, 50'000'000, 500, 3);
+  ServiceCollector c(Options());
+  const std::map<std::string, std::string> shop = {
+      {"service_name", "api"}, {"k8s_namespace_name", "shop"}, {"k8s_container_name", "app"}};
+  const std::map<std::string, std::string> staging = {
+      {"service_name", "api"}, {"k8s_namespace_name", "staging"}, {"k8s_container_name", "app"}};
+  c.Note(100, "api|shop", shop);
+  c.Note(101, "api|staging", staging);
+  const Samples s = Scrape(c);
+  EXPECT_DOUBLE_EQ(
+      s.at("process_cpu_time_seconds_total{k8s_container_name=app,k8s_namespace_name=shop,"
+           "service_name=api,cpu_mode=user,}"),
+      2.5);
+  EXPECT_DOUBLE_EQ(
+      s.at("process_cpu_time_seconds_total{k8s_container_name=app,k8s_namespace_name=staging,"
+           "service_name=api,cpu_mode=user,}"),
+      1.3);
+  EXPECT_DOUBLE_EQ(
+      s.at("process_instances{k8s_container_name=app,k8s_namespace_name=staging,service_name=api,}"),
+      1);
+  EXPECT_EQ(s.count("process_instances{service_name=api,}"), 0u);
+}
+
 TEST_F(ResourcesServiceTest, UnnotedProcessesAreNotFollowed) {
   Proc(100, 250, 50, 4, 1000, 100, 10, 1);
   Proc(101, 999, 999, 4, 1000, 100, 10, 1);

@@ -148,12 +148,12 @@ std::string Engine::Bound(Metric& m, const LabelRule& rule, size_t label,
   return v;
 }
 
-void Engine::Record(size_t index, const std::string& service,
+void Engine::Record(size_t index, const prometheus::Labels& service,
                     std::vector<std::optional<std::string>> labels, double value) {
   if (index >= metrics_.size()) return;
   const Rule& rule = rules_->rules[index];
   Metric& m = *metrics_[index];
-  prometheus::Labels series{{std::string(metrics::kServiceNameLabel), service}};
+  prometheus::Labels series = service;
   for (size_t i = 0; i < rule.labels.size() && i < labels.size(); ++i) {
     series.emplace(rule.labels[i].name, Bound(m, rule.labels[i], i, std::move(labels[i]), index));
   }

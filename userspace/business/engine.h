@@ -45,10 +45,11 @@ class Engine {
   void Install(RuleSet rules);
   const RuleSet& rules() const { return *rules_; }
 
-  // One match of rule `index`: `labels` holds a value per label of the rule
+  // One match of rule `index` in the service `service` labels (service_name
+  // and its k8s_* labels): `labels` holds a value per label of the rule
   // (nullopt when it could not be read: "unknown"), bounded here. Counters
   // grow by `value`, gauges are set to it.
-  void Record(size_t index, const std::string& service,
+  void Record(size_t index, const prometheus::Labels& service,
               std::vector<std::optional<std::string>> labels, double value);
   void CountError(size_t index, Reason reason);
   void CountExchange(Outcome outcome);

@@ -8,6 +8,7 @@
 
 #include "config/yaml_file.h"
 #include "metrics/route.h"
+#include "metrics/series_budget.h"
 
 namespace sightline::business {
 namespace {
@@ -172,8 +173,8 @@ LabelRule ParseLabel(const YAML::Node& name_node, const YAML::Node& n, const std
                         "' is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, "
                         "not starting with __)");
   }
-  if (l.name == "service_name") {
-    Fail(name_node, where + ": 'service_name' is set by sightline on every series");
+  if (metrics::IsIdentityLabel(l.name)) {
+    Fail(name_node, where + ": '" + l.name + "' is set by sightline on every series");
   }
   l.from = ParseExtractor(n, where, r, true);
   if (n["values"] && n["max_values"]) {

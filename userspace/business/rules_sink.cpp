@@ -111,7 +111,7 @@ bool RulesSink::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, 
   const RuleSet& set = engine_.rules();
   for (size_t i = 0; i < set.rules.size(); ++i) {
     const Rule& r = set.rules[i];
-    if ((mask >> i & 1) && r.service && !std::regex_match(service_of_(conn), *r.service)) {
+    if ((mask >> i & 1) && r.service && !std::regex_match(service_of_(conn).service_name, *r.service)) {
       mask &= ~(uint64_t(1) << i);
     }
   }
@@ -209,7 +209,7 @@ void RulesSink::Evaluate(const conn::ConnectionInfo& conn, Exchange& x,
   }
   if (x.request.started()) x.request.Finish(t.request_body_bytes);
   if (x.response.started()) x.response.Finish(t.response_body_bytes);
-  const std::string& service = service_of_(conn);
+  const prometheus::Labels& service = service_of_(conn).labels;
   for (size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules[i];
     if (!(x.mask >> i & 1) || !r.StatusMatches(t.status)) continue;

@@ -22,13 +22,15 @@
 #include "business/extract.h"
 #include "business/rules.h"
 #include "conn/tracker.h"
+#include "process/process_table.h"
 
 namespace sightline::business {
 
 class RulesSink : public conn::TransactionSink {
  public:
-  // service_name of the process on a connection (as on every other metric).
-  using ServiceOf = std::function<const std::string&(const conn::ConnectionInfo&)>;
+  // The process on a connection: its service_name and k8s labels start every
+  // series (as on every other metric).
+  using ServiceOf = std::function<const process::ProcessInfo&(const conn::ConnectionInfo&)>;
 
   // Applies the rules installed in `engine`.
   RulesSink(Engine& engine, conn::TransactionSink& next, ServiceOf service_of);

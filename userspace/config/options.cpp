@@ -256,6 +256,9 @@ ParseResult Parse(int argc, const char* const* argv) {
                  "NODE_NAME)")->envname("SIGHTLINE_K8S_NODE_NAME");
   app.add_option("--k8s-resync-seconds", o.k8s_resync_seconds, "Seconds between two lists of "
                  "this node's pods")->envname("SIGHTLINE_K8S_RESYNC_SECONDS")->capture_default_str();
+  app.add_flag("--k8s-pod-label", o.k8s_pod_label, "Give per-service series a k8s_pod_name "
+               "label too (one series per pod: mind the cardinality)")
+      ->envname("SIGHTLINE_K8S_POD_LABEL");
 
   app.add_subcommand("check", "Report what the kernel offers and exit non-zero if the daemon cannot run");
   PricingQuery& q = r.pricing;

@@ -71,6 +71,7 @@ struct Options {
   std::string k8s_ca_file;
   std::string k8s_node_name;
   uint32_t k8s_resync_seconds = 15;
+  bool k8s_pod_label = false;
 };
 
 enum class Command { kRun, kCheck, kPricing, kAlertTest, kVersion, kExit };

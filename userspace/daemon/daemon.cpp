@@ -173,9 +173,9 @@ class Pipeline {
  private:
   // Its resources are followed under its service name from now on.
   void NoteService(uint32_t pid, std::string_view comm) {
-    const std::string& name = processes_.Lookup(pid, comm, MonotonicNs()).service_name;
-    if (services_) services_->Note(pid, name);
-    if (workloads_) workloads_->Seen(pid, name, MonotonicNs());
+    const process::ProcessInfo& info = processes_.Lookup(pid, comm, MonotonicNs());
+    if (services_) services_->Note(pid, info.key, info.labels);
+    if (workloads_) workloads_->Seen(pid, info.service_name, MonotonicNs());
   }
 
   void Ignore(uint32_t pid) {
@@ -243,8 +243,8 @@ int RunDaemon(const config::Options& o) {
     business_engine->Install(std::move(*rules));
     business_rules = std::make_unique<business::RulesSink>(
         *business_engine, accountant,
-        [&processes](const conn::ConnectionInfo& c) -> const std::string& {
-          return processes.Lookup(c.pid, c.comm, MonotonicNs()).service_name;
+        [&processes](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
+          return processes.Lookup(c.pid, c.comm, MonotonicNs());
         });
     chain = business_rules.get();
     spdlog::info("business rules: {} metrics from {}", business_engine->rules().rules.size(),

@@ -32,8 +32,7 @@ std::unique_ptr<K8sStack> K8sStack::Create(const config::Options& o, prometheus:
   s->metadata_ = std::make_unique<Metadata>(
       mo, [client](const std::string& path) { return client->Get(path); }, clock, registry);
   s->workloads_ = std::make_unique<Workloads>(o.proc_root, *s->metadata_, registry);
-  Workloads* w = s->workloads_.get();
-  processes.set_workload_resolver([w, clock](uint32_t pid) { return w->NameOf(pid, clock()); });
+  processes.set_workload_resolver(PodResolver(*s->workloads_, clock), o.k8s_pod_label);
   s->metadata_->Start();
   spdlog::info("Kubernetes metadata: listing the pods of node {} from {} every {} s",
                config->node_name, config->url, o.k8s_resync_seconds);

@@ -58,12 +58,12 @@ const Workload* Workloads::Find(const Snapshot& snap, const CgroupIds& ids) cons
   return nullptr;
 }
 
-std::optional<std::string> Workloads::NameOf(uint32_t pid, uint64_t now_ns) {
+std::optional<Workload> Workloads::WorkloadOf(uint32_t pid, uint64_t now_ns) {
   const PidEntry& e = Ids(pid, now_ns);
   if (e.ids.container_id.empty() && e.ids.pod_uid.empty()) return std::nullopt;
   auto snap = metadata_.Current();
   const Workload* w = Find(*snap, e.ids);
-  if (w && (!w->container_name.empty() || e.ids.container_id.empty())) return w->name;
+  if (w && (!w->container_name.empty() || e.ids.container_id.empty())) return *w;
   // A container the last list did not have (started since): list again soon.
   const std::string& id = e.ids.container_id.empty() ? e.ids.pod_uid : e.ids.container_id;
   if (asked_.size() >= kMaxPids) {  // bounded: start over rather than grow
@@ -74,7 +74,7 @@ std::optional<std::string> Workloads::NameOf(uint32_t pid, uint64_t now_ns) {
     pending_.insert(id);
     metadata_.RequestRelist();
   }
-  return w ? std::optional<std::string>(w->name) : std::nullopt;
+  return w ? std::optional<Workload>(*w) : std::nullopt;
 }
 
 void Workloads::Seen(uint32_t pid, const std::string& service_name, uint64_t now_ns) {
@@ -124,6 +124,16 @@ bool Workloads::Sweep(uint64_t now_ns) {
     return snap->containers.count(id) > 0 || snap->pods.count(id) > 0;
   });
   return pending_.size() != before;
+}
+
+process::ProcessTable::WorkloadResolver PodResolver(Workloads& workloads,
+                                                    std::function<uint64_t()> clock) {
+  return [&workloads, clock = std::move(clock)](uint32_t pid)
+             -> std::optional<process::PodIdentity> {
+    auto w = workloads.WorkloadOf(pid, clock());
+    if (!w) return std::nullopt;
+    return process::PodIdentity{w->name, w->namespace_name, w->pod_name, w->container_name};
+  };
 }
 
 }  // namespace sightline::k8s

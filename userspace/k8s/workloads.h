@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 
 #include "k8s/cgroup.h"
 #include "k8s/metadata.h"
+#include "process/process_table.h"
 
 namespace sightline::k8s {
 
@@ -30,9 +32,9 @@ class Workloads {
   Workloads(std::string proc_root, Metadata& metadata, prometheus::Registry& registry,
             size_t max_info_series = 4096);
 
-  // The workload's name for service_name, or nullopt: not in a pod the API
-  // listed (an unknown container asks for an early re-list).
-  std::optional<std::string> NameOf(uint32_t pid, uint64_t now_ns);
+  // The workload and pod the process runs in, or nullopt: not in a pod the
+  // API listed (an unknown container asks for an early re-list).
+  std::optional<Workload> WorkloadOf(uint32_t pid, uint64_t now_ns);
 
   // The process is now reported as `service_name`: its container gets a
   // sightline_k8s_workload_info series.
@@ -71,5 +73,9 @@ class Workloads {
   std::unordered_set<std::string> pending_;
   uint64_t swept_generation_ = 0;
 };
+
+// The process table's view of `workloads`: the pod a process runs in.
+process::ProcessTable::WorkloadResolver PodResolver(Workloads& workloads,
+                                                    std::function<uint64_t()> clock);
 
 }  // namespace sightline::k8s

@@ -202,7 +202,8 @@ Json AccessLog::Base(const conn::ConnectionInfo& conn, const http1::Transaction&
   Json j;
   j["timestamp"] = FormatTimestamp(wall > ago ? wall - ago : wall);
   j["level"] = LevelName(level);
-  j["service"] = masker_.Text(service_of_(conn));
+  const process::ProcessInfo& proc = service_of_(conn);
+  j["service"] = masker_.Text(proc.service_name);
   j["environment"] = options_.environment;
   j["message"] = message;
   j["correlation_id"] = p.correlation.id;
@@ -224,6 +225,11 @@ Json AccessLog::Base(const conn::ConnectionInfo& conn, const http1::Transaction&
   j["pid"] = conn.pid;
   if (container_of_) {
     if (std::string id = container_of_(conn.pid); !id.empty()) j["container_id"] = id;
+  }
+  if (proc.pod) {
+    j["k8s_namespace_name"] = proc.pod->namespace_name;
+    j["k8s_pod_name"] = proc.pod->pod_name;
+    if (!proc.pod->container_name.empty()) j["k8s_container_name"] = proc.pod->container_name;
   }
   j["peer"] = masker_.Text(Peer(conn.remote));
   if (client) {

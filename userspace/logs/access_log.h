@@ -39,6 +39,7 @@
 #include "logs/mask.h"
 #include "logs/writer.h"
 #include "metrics/route.h"
+#include "process/process_table.h"
 
 namespace sightline::logs {
 
@@ -92,7 +93,8 @@ class LogMetrics {
 
 class AccessLog : public conn::ForwardingSink, public genai::CallSink {
  public:
-  using ServiceOf = std::function<const std::string&(const conn::ConnectionInfo&)>;
+  // The process on a connection: its service name and pod.
+  using ServiceOf = std::function<const process::ProcessInfo&(const conn::ConnectionInfo&)>;
   using ContainerOf = std::function<std::string(uint32_t pid)>;
   // Hands a finished line (no newline) to the writer; false when it has no room.
   using Emit = std::function<bool(std::string line)>;

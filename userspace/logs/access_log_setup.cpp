@@ -75,8 +75,8 @@ std::unique_ptr<AccessLogStack> AccessLogStack::Create(
   std::random_device seed;
   s->sink_ = std::make_unique<AccessLog>(
       std::move(ao), Masker(patterns), next, routes,
-      [&processes, mono](const conn::ConnectionInfo& c) -> const std::string& {
-        return processes.Lookup(c.pid, c.comm, mono()).service_name;
+      [&processes, mono](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
+        return processes.Lookup(c.pid, c.comm, mono());
       },
       [containers, mono](uint32_t pid) { return containers->Lookup(pid, mono()); },
       std::move(pricing), clocks, [w](std::string line) { return w->Push(std::move(line)); }, *m,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "metrics/service_labels.h"
+
 namespace sightline::metrics {
 namespace {
 
@@ -79,37 +81,36 @@ DbMetrics::DbMetrics(prometheus::Registry& registry,
       cache_limit_(4 * budget + 64) {}
 
 void DbMetrics::OnDbOperation(const conn::ConnectionInfo& conn, const db::Operation& op) {
-  const std::string& service = processes_.Lookup(conn.pid, conn.comm, now_ns_()).service_name;
+  const process::ProcessInfo& proc = processes_.Lookup(conn.pid, conn.comm, now_ns_());
   std::string system(db::SystemName(op.system));
   if (!op.answered) {
-    unanswered_.Get({{"service_name", service}, {"db_system_name", system}}).Increment();
+    unanswered_.Get(ServiceLabels(proc, {{"db_system_name", system}})).Increment();
     return;
   }
   std::string name = OperationLabel(op.name);
-  std::string key = service + '\x1f' + system + '\x1f' + name + '\x1f' + op.error_type;
+  std::string key = proc.key + '\x1d' + system + '\x1d' + name + '\x1d' + op.error_type;
   auto it = duration_cache_.find(key);
   if (it == duration_cache_.end()) {
     if (duration_cache_.size() >= cache_limit_) duration_cache_.clear();
-    auto* h = &duration_.Get({{"service_name", service},
-                              {"db_system_name", system},
-                              {"db_operation_name", name},
-                              {"error_type", op.error_type}});
+    auto* h = &duration_.Get(ServiceLabels(proc, {{"db_system_name", system},
+                                                  {"db_operation_name", name},
+                                                  {"error_type", op.error_type}}));
     it = duration_cache_.emplace(std::move(key), h).first;
   }
   it->second->Observe(Seconds(op.request_start_ns, op.response_end_ns));
 
   if (op.cache_hits || op.cache_misses) {
     if (op.cache_hits) {
-      cache_.Get({{"service_name", service}, {"db_system_name", system}, {"result", "hit"}})
+      cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "hit"}}))
           .Increment(op.cache_hits);
     }
     if (op.cache_misses) {
-      cache_.Get({{"service_name", service}, {"db_system_name", system}, {"result", "miss"}})
+      cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "miss"}}))
           .Increment(op.cache_misses);
     }
   }
   if (op.system == db::System::kRedis && !op.queue_key.empty() && op.error_type.empty()) {
-    Queue(conn, service, op);
+    Queue(conn, proc, op);
   }
 }
 
@@ -120,12 +121,11 @@ prometheus::Gauge& DbMetrics::Depth(const conn::ConnectionInfo& conn, const std:
                      {"server_port", std::to_string(conn.remote.port)}});
 }
 
-void DbMetrics::Queue(const conn::ConnectionInfo& conn, const std::string& service,
+void DbMetrics::Queue(const conn::ConnectionInfo& conn, const process::ProcessInfo& proc,
                       const db::Operation& op) {
-  auto labels = [&](const std::string& key) -> prometheus::Labels {
-    return {{"service_name", service},
-            {"messaging_system", "redis"},
-            {"messaging_destination_name", QueueName(key)}};
+  auto labels = [&](const std::string& key) {
+    return ServiceLabels(proc, {{"messaging_system", "redis"},
+                                {"messaging_destination_name", QueueName(key)}});
   };
   switch (op.queue_action) {
     case db::QueueAction::kEnqueue:
@@ -171,12 +171,11 @@ void DbMetrics::OnDbConnection(const conn::ConnectionInfo& conn, db::System syst
     }
     return;
   }
-  const std::string& service = processes_.Lookup(conn.pid, conn.comm, now_ns_()).service_name;
-  auto& g = connections_.Get(
-      {{"service_name", service},
-       {"db_system_name", std::string(db::SystemName(system))},
-       {"server_address", conn.remote.address.empty() ? "unknown" : conn.remote.address},
-       {"server_port", std::to_string(conn.remote.port)}});
+  const process::ProcessInfo& proc = processes_.Lookup(conn.pid, conn.comm, now_ns_());
+  auto& g = connections_.Get(ServiceLabels(
+      proc, {{"db_system_name", std::string(db::SystemName(system))},
+             {"server_address", conn.remote.address.empty() ? "unknown" : conn.remote.address},
+             {"server_port", std::to_string(conn.remote.port)}}));
   if (open_.emplace(conn.conn_id, &g).second) g.Increment();
 }
 

@@ -35,7 +35,7 @@ class DbMetrics : public conn::DbSink {
   void OnDbConnection(const conn::ConnectionInfo& conn, db::System system, bool open) override;
 
  private:
-  void Queue(const conn::ConnectionInfo& conn, const std::string& service,
+  void Queue(const conn::ConnectionInfo& conn, const process::ProcessInfo& proc,
              const db::Operation& op);
   // Where a queue's length is known, by (server, key).
   prometheus::Gauge& Depth(const conn::ConnectionInfo& conn, const std::string& key);

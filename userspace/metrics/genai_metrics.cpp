@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/service_labels.h"
+
 namespace sightline::metrics {
 namespace {
 
@@ -88,15 +90,13 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
   const auto& proc = processes_.Lookup(conn.pid, conn.comm, now_ns_());
   const genai::Detection& d = call.detection;
   const genai::Outcome& o = call.outcome;
-  const std::string& service = proc.service_name;
   const std::string& provider = d.provider;
   const std::string response_model = o.response_model;
 
-  prometheus::Labels op = {{"service_name", service},
-                           {"gen_ai_provider_name", provider},
-                           {"gen_ai_operation_name", d.operation},
-                           {"gen_ai_request_model", d.request_model},
-                           {"gen_ai_response_model", response_model}};
+  prometheus::Labels op = ServiceLabels(proc, {{"gen_ai_provider_name", provider},
+                                              {"gen_ai_operation_name", d.operation},
+                                              {"gen_ai_request_model", d.request_model},
+                                              {"gen_ai_response_model", response_model}});
   prometheus::Labels with_error = op;
   with_error["error_type"] = o.error_type;
   duration_.Get(with_error).Observe(Seconds(call.request_start_ns, call.response_end_ns));
@@ -105,14 +105,13 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
   }
   if (d.retry_count > 0) {
     retries_
-        .Get({{"service_name", service},
-              {"gen_ai_provider_name", provider},
-              {"gen_ai_operation_name", d.operation}})
+        .Get(ServiceLabels(proc, {{"gen_ai_provider_name", provider},
+                                  {"gen_ai_operation_name", d.operation}}))
         .Increment();
   }
   for (const auto& [type, remaining] : call.rate_limits) {
     rate_limit_
-        .Get({{"service_name", service}, {"gen_ai_provider_name", provider}, {"limit_type", type}})
+        .Get(ServiceLabels(proc, {{"gen_ai_provider_name", provider}, {"limit_type", type}}))
         .Set(remaining);
   }
 
@@ -121,10 +120,9 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
     // reporting its tokens is "unknown".
     if (o.error_type.empty()) {
       usage_unknown_
-          .Get({{"service_name", service},
-                {"gen_ai_provider_name", provider},
-                {"gen_ai_operation_name", d.operation},
-                {"gen_ai_request_model", d.request_model}})
+          .Get(ServiceLabels(proc, {{"gen_ai_provider_name", provider},
+                                    {"gen_ai_operation_name", d.operation},
+                                    {"gen_ai_request_model", d.request_model}}))
           .Increment();
     }
     return;
@@ -143,10 +141,9 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
   tokens_.Get(typed("cache_creation")).Increment(double(u.cache_creation));
   tokens_.Get(typed("reasoning")).Increment(double(u.reasoning));
 
-  prometheus::Labels priced = {{"service_name", service},
-                               {"gen_ai_provider_name", provider},
-                               {"gen_ai_request_model", d.request_model},
-                               {"gen_ai_response_model", response_model}};
+  prometheus::Labels priced = ServiceLabels(proc, {{"gen_ai_provider_name", provider},
+                                                  {"gen_ai_request_model", d.request_model},
+                                                  {"gen_ai_response_model", response_model}});
   const genai::PriceEntry* entry =
       pricing_ ? pricing_->Lookup(provider, response_model, d.request_model) : nullptr;
   if (!entry) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "metrics/service_labels.h"
+
 namespace sightline::metrics {
 namespace {
 
@@ -108,16 +110,15 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, process::ProcessTable& 
 void HttpMetrics::OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) {
   const auto& proc = processes_.Lookup(conn.pid, conn.comm, now_ns_());
   if (!t.answered) {
-    unanswered_.Get({{"service_name", proc.service_name},
-                     {"side", t.side == http1::Side::kClient ? "client" : "server"},
-                     {"http_request_method", MethodLabel(t.method)}})
+    unanswered_.Get(ServiceLabels(proc, {{"side", t.side == http1::Side::kClient ? "client" : "server"},
+                                         {"http_request_method", MethodLabel(t.method)}}))
         .Increment();
     return;
   }
   if (t.side == http1::Side::kClient) {
-    RecordClient(proc.service_name, conn, t);
+    RecordClient(proc, conn, t);
   } else {
-    RecordServer(proc.service_name, t);
+    RecordServer(proc, t);
   }
 }
 
@@ -139,20 +140,19 @@ const HttpMetrics::Series& HttpMetrics::Insert(std::unordered_map<std::string, S
   return cache.emplace(key, s).first->second;
 }
 
-void HttpMetrics::RecordServer(const std::string& service, const http1::Transaction& t) {
+void HttpMetrics::RecordServer(const process::ProcessInfo& proc, const http1::Transaction& t) {
   std::string method = MethodLabel(t.method);
   std::string status = std::to_string(t.status);
   std::string route = routes_.Normalize(t.target);
-  std::string key = service + '\x1f' + method + '\x1f' + status + '\x1f' + route;
+  std::string key = proc.key + '\x1d' + method + '\x1d' + status + '\x1d' + route;
   const Series* s;
   if (auto it = server_cache_.find(key); it != server_cache_.end()) {
     s = &it->second;
   } else {
     s = &Insert(server_cache_, key,
-                {{"service_name", service},
-                 {"http_request_method", method},
-                 {"http_response_status_code", status},
-                 {"http_route", route}},
+                ServiceLabels(proc, {{"http_request_method", method},
+                                     {"http_response_status_code", status},
+                                     {"http_route", route}}),
                 server_duration_, server_request_size_, server_response_size_);
   }
   s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));
@@ -160,24 +160,23 @@ void HttpMetrics::RecordServer(const std::string& service, const http1::Transact
   s->response_size->Observe(double(t.response_body_bytes));
 }
 
-void HttpMetrics::RecordClient(const std::string& service, const conn::ConnectionInfo& conn,
+void HttpMetrics::RecordClient(const process::ProcessInfo& proc, const conn::ConnectionInfo& conn,
                                const http1::Transaction& t) {
   auto [host, port] = SplitHostHeader(t.host);
   if (host.empty()) host = conn.remote.address.empty() ? "unknown" : conn.remote.address;
   std::string method = MethodLabel(t.method);
   std::string status = std::to_string(t.status);
   std::string server_port = std::to_string(port ? *port : conn.remote.port);
-  std::string key = service + '\x1f' + method + '\x1f' + status + '\x1f' + host + '\x1f' + server_port;
+  std::string key = proc.key + '\x1d' + method + '\x1d' + status + '\x1d' + host + '\x1d' + server_port;
   const Series* s;
   if (auto it = client_cache_.find(key); it != client_cache_.end()) {
     s = &it->second;
   } else {
     s = &Insert(client_cache_, key,
-                {{"service_name", service},
-                 {"http_request_method", method},
-                 {"http_response_status_code", status},
-                 {"server_address", host},
-                 {"server_port", server_port}},
+                ServiceLabels(proc, {{"http_request_method", method},
+                                     {"http_response_status_code", status},
+                                     {"server_address", host},
+                                     {"server_port", server_port}}),
                 client_duration_, client_request_size_, client_response_size_);
   }
   s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));

@@ -46,8 +46,8 @@ class HttpMetrics : public conn::TransactionSink {
   const Series& Insert(std::unordered_map<std::string, Series>& cache, const std::string& key,
                        const prometheus::Labels& labels, BudgetedHistogram& duration,
                        BudgetedHistogram& request_size, BudgetedHistogram& response_size);
-  void RecordServer(const std::string& service, const http1::Transaction& t);
-  void RecordClient(const std::string& service, const conn::ConnectionInfo& conn,
+  void RecordServer(const process::ProcessInfo& proc, const http1::Transaction& t);
+  void RecordClient(const process::ProcessInfo& proc, const conn::ConnectionInfo& conn,
                     const http1::Transaction& t);
 
   process::ProcessTable& processes_;

@@ -29,8 +29,7 @@ uint64_t HashLabels(const prometheus::Labels& labels) {
 prometheus::Labels OverflowLabels(const prometheus::Labels& labels) {
   prometheus::Labels out;
   for (const auto& [name, value] : labels) {
-    out.emplace(
-        name, name == kServiceNameLabel ? value : std::string(kOverflowValue));
+    out.emplace(name, IsIdentityLabel(name) ? value : std::string(kOverflowValue));
   }
   return out;
 }

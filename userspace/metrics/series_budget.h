@@ -3,8 +3,9 @@
 // Label values come from observed traffic (routes, models, hosts), so a
 // family's series count is decided by the outside world. A budgeted family
 // admits up to `budget` distinct label sets; after that, a new label set is
-// folded into an overflow series that keeps the label names and the
-// `service_name` value and replaces every other value with "_overflow".
+// folded into an overflow series that keeps the label names and the values
+// naming the service (`service_name` and the k8s_* labels of its pod) and
+// replaces every other value with "_overflow".
 // Each refused label set is counted once in
 // sightline_series_dropped_total{metric="<family name>"}.
 #pragma once
@@ -27,6 +28,12 @@ namespace sightline::metrics {
 
 inline constexpr std::string_view kOverflowValue = "_overflow";
 inline constexpr std::string_view kServiceNameLabel = "service_name";
+// service_name and the Kubernetes labels that come with it: who a series is
+// about, kept when its other labels fold into the overflow series.
+inline bool IsIdentityLabel(std::string_view name) {
+  return name == kServiceNameLabel || name == "k8s_namespace_name" || name == "k8s_pod_name" ||
+         name == "k8s_container_name";
+}
 inline constexpr std::string_view kSeriesDroppedMetric =
     "sightline_series_dropped_total";
 

@@ -128,10 +128,10 @@ void TcpMetrics::Add(uint32_t tgid, const sl_tcp_stats& d, uint64_t now_ns) {
   // --exe: the kernel cannot judge an executable path; counts of processes
   // left out are not wanted, so not lost either.
   if (!processes_.Observed(tgid, Comm(d), now_ns)) return;
-  const std::string service = processes_.Lookup(tgid, Comm(d), now_ns).service_name;
+  const prometheus::Labels service = processes_.Lookup(tgid, Comm(d), now_ns).labels;
   auto inc = [&](BudgetedCounter& family, prometheus::Labels labels, uint64_t n) {
     if (!n) return;
-    labels.emplace(kServiceNameLabel, service);
+    labels.insert(service.begin(), service.end());
     family.Get(labels).Increment(double(n));
   };
   inc(opened_, {{"direction", "active"}}, d.opened_active);

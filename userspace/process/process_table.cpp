@@ -38,6 +38,22 @@ std::string Basename(const std::string& path) {
 
 }  // namespace
 
+void SetIdentity(ProcessInfo& info, bool pod_label) {
+  info.labels.clear();
+  info.labels.emplace("service_name", info.service_name);
+  info.key = info.service_name;
+  if (!info.pod) return;
+  auto add = [&](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    info.labels.emplace(name, value);
+    // Kubernetes names hold no control characters: the separators are unambiguous.
+    info.key.append(1, '\x1f').append(name).append(1, '\x1e').append(value);
+  };
+  add(kK8sNamespaceLabel, info.pod->namespace_name);
+  if (pod_label) add(kK8sPodLabel, info.pod->pod_name);
+  add(kK8sContainerLabel, info.pod->container_name);
+}
+
 std::optional<std::string> ServiceNameFromEnviron(std::string_view env) {
   constexpr std::string_view kKey = "OTEL_SERVICE_NAME=";
   size_t pos = 0;
@@ -66,12 +82,13 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
   // The kernel's copy of the environment, taken at the first connection,
   // wins: a process that is exiting, or that wrote its title over its
   // environment block, shows /proc readers an empty or garbled one.
+  e.info.pod = resolver_ ? resolver_(pid) : std::nullopt;
   if (e.kernel_env_name) {
     e.info.service_name = *e.kernel_env_name;
   } else if (auto name = ServiceNameFromEnviron(ReadFile(base + "/environ", kMaxEnviron))) {
     e.info.service_name = *name;
-  } else if (auto workload = resolver_ ? resolver_(pid) : std::nullopt) {
-    e.info.service_name = *workload;
+  } else if (e.info.pod && !e.info.pod->workload.empty()) {
+    e.info.service_name = e.info.pod->workload;
   } else if (!exe.empty()) {
     e.info.service_name = Basename(exe);
   } else if (!comm.empty()) {
@@ -79,6 +96,7 @@ void ProcessTable::Read(uint32_t pid, std::string_view comm, Entry& e) {
   } else {
     e.info.service_name = "unknown";
   }
+  SetIdentity(e.info, pod_label_);
   e.observed = !exe_filter_ || std::regex_search(exe, *exe_filter_);
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
@@ -13,10 +14,29 @@
 
 namespace sightline::process {
 
+// Where a process runs in Kubernetes: its pod as the API listed it.
+struct PodIdentity {
+  std::string workload;        // the owning workload's name (a Deployment's, ...)
+  std::string namespace_name;
+  std::string pod_name;
+  std::string container_name;  // "" when only the pod is known
+};
+
 struct ProcessInfo {
   std::string service_name;
   std::string exe_path;  // empty when unreadable
+  std::optional<PodIdentity> pod;  // in a pod the API listed
+  // What every per-service series starts from: service_name and, in a pod,
+  // k8s_namespace_name, k8s_container_name and (when asked for)
+  // k8s_pod_name. Empty values are left out.
+  std::map<std::string, std::string> labels;
+  // The same labels as one string: a key for caches and per-service maps.
+  std::string key;
 };
+
+inline constexpr const char* kK8sNamespaceLabel = "k8s_namespace_name";
+inline constexpr const char* kK8sPodLabel = "k8s_pod_name";
+inline constexpr const char* kK8sContainerLabel = "k8s_container_name";
 
 class ProcessTable {
  public:
@@ -37,10 +57,15 @@ class ProcessTable {
   // Drops entries not looked up for a long time.
   void Expire(uint64_t now_ns);
 
-  // Names a process after its Kubernetes workload: nullopt when it runs in
-  // no known pod. Consulted after OTEL_SERVICE_NAME, before the executable.
-  using WorkloadResolver = std::function<std::optional<std::string>(uint32_t pid)>;
-  void set_workload_resolver(WorkloadResolver resolver) { resolver_ = std::move(resolver); }
+  // The pod a process runs in: nullopt when it runs in no known pod. Its
+  // workload names the process after OTEL_SERVICE_NAME, before the
+  // executable; its namespace and container (and, with `pod_label`, the
+  // pod's name) become labels whatever named the process.
+  using WorkloadResolver = std::function<std::optional<PodIdentity>(uint32_t pid)>;
+  void set_workload_resolver(WorkloadResolver resolver, bool pod_label = false) {
+    resolver_ = std::move(resolver);
+    pod_label_ = pod_label;
+  }
 
   // Every entry is read again at its next lookup (new workload metadata).
   void MarkStale() {
@@ -66,7 +91,11 @@ class ProcessTable {
   uint64_t refresh_ns_;
   std::unordered_map<uint32_t, Entry> entries_;
   WorkloadResolver resolver_;
+  bool pod_label_ = false;
 };
+
+// Fills info.labels and info.key from its service name and pod.
+void SetIdentity(ProcessInfo& info, bool pod_label);
 
 // OTEL_SERVICE_NAME from a NUL-separated environment block, if set and non-empty.
 std::optional<std::string> ServiceNameFromEnviron(std::string_view environ);

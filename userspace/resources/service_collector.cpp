@@ -85,6 +85,12 @@ ServiceCollector::ServiceCollector(ServiceCollectorOptions o) : o_(std::move(o))
 }
 
 void ServiceCollector::Note(uint32_t pid, std::string_view service_name) {
+  const std::string name(service_name);
+  Note(pid, name, {{"service_name", name}});
+}
+
+void ServiceCollector::Note(uint32_t pid, const std::string& key,
+                            const prometheus::Labels& labels) {
   const uint64_t at = BootTicksNow(ticks_per_second_);
   std::lock_guard<std::mutex> lock(notes_mu_);
   auto it = pending_.find(pid);
@@ -97,7 +103,10 @@ void ServiceCollector::Note(uint32_t pid, std::string_view service_name) {
     }
     it = pending_.emplace(pid, Pending{}).first;
   }
-  if (it->second.service != service_name) it->second.service.assign(service_name);
+  if (it->second.service != key) {
+    it->second.service = key;
+    it->second.labels = labels;
+  }
   it->second.at = at;
 }
 
@@ -167,8 +176,9 @@ std::optional<uint64_t> ServiceCollector::CountFds(uint32_t pid) const {
   return count;
 }
 
-ServiceCollector::Service* ServiceCollector::ServiceFor(const std::string& name) const {
-  if (auto it = services_.find(name); it != services_.end()) return &it->second;
+ServiceCollector::Service* ServiceCollector::ServiceFor(const std::string& key,
+                                                       const prometheus::Labels& labels) const {
+  if (auto it = services_.find(key); it != services_.end()) return &it->second;
   if (services_.size() >= o_.max_processes) {
     // Make room by forgetting the service whose last process exited longest
     // ago; its CPU counter starts again from zero if it comes back.
@@ -183,7 +193,16 @@ ServiceCollector::Service* ServiceCollector::ServiceFor(const std::string& name)
     services_.erase(oldest);
     ++shed_service_limit_;
   }
-  return &services_[name];
+  Service& s = services_[key];
+  s.labels = labels;
+  return &s;
+}
+
+Labels ServiceCollector::LabelsOf(const std::string& key) const {
+  if (auto it = services_.find(key); it != services_.end() && !it->second.labels.empty()) {
+    return Labels(it->second.labels.begin(), it->second.labels.end());
+  }
+  return {{"service_name", key}};
 }
 
 // What `p` used while it counted for its service goes into the service's
@@ -238,7 +257,7 @@ void ServiceCollector::Refresh(bool fds) const {
       if (note->second.service != p.service) {
         // It ran exec, or its name was re-read: what it used so far stays
         // with the service it had.
-        if (Service* to = ServiceFor(note->second.service)) {
+        if (Service* to = ServiceFor(note->second.service, note->second.labels)) {
           Fold(p);
           p.service = note->second.service;
           p.base_user = s.utime;
@@ -277,7 +296,7 @@ void ServiceCollector::Refresh(bool fds) const {
       if (refused_.size() > o_.max_processes) refused_.clear();
       continue;
     }
-    Service* service = ServiceFor(note.service);
+    Service* service = ServiceFor(note.service, note.labels);
     if (service == nullptr) {
       ++shed_service_limit_;
       continue;
@@ -338,7 +357,7 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
     const uint64_t user = p.last.utime - std::min(p.base_user, p.last.utime);
     const uint64_t system = p.last.stime - std::min(p.base_system, p.last.stime);
     if (o_.pid_label) {
-      const Labels l = {{"service_name", p.service}, {"process_pid", std::to_string(pid)}};
+      const Labels l = With(LabelsOf(p.service), "process_pid", std::to_string(pid));
       Add(cpu, With(l, "cpu_mode", "user"), seconds(user));
       Add(cpu, With(l, "cpu_mode", "system"), seconds(system));
       Add(rss, l, static_cast<double>(p.last.rss) * page_size_);
@@ -363,7 +382,7 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
     sum.newest = std::max(sum.newest, p.start);
   }
   for (const auto& [name, sum] : sums) {
-    const Labels l = {{"service_name", name}};
+    const Labels l = LabelsOf(name);
     if (o_.pid_label) {
       // Processes that exited keep their CPU in one series per service, so
       // the sum over a service's series never goes back.

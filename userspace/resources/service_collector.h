@@ -16,9 +16,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "prometheus/collectable.h"
+#include "prometheus/labels.h"
 #include "prometheus/metric_family.h"
 
 namespace sightline::resources {
@@ -38,9 +40,13 @@ class ServiceCollector : public prometheus::Collectable {
  public:
   explicit ServiceCollector(ServiceCollectorOptions o = {});
 
-  // The process `pid` belongs to `service_name`: from now on it is followed.
-  // Cheap and never reads /proc (it is called for every connection opened);
-  // the note is applied at the next Sweep or scrape. Thread safe.
+  // The process `pid` belongs to the service `key` names, whose series carry
+  // `labels` (service_name and, in a pod, its k8s_* labels): from now on it
+  // is followed. Cheap and never reads /proc (it is called for every
+  // connection opened); the note is applied at the next Sweep or scrape.
+  // Thread safe.
+  void Note(uint32_t pid, const std::string& key, const prometheus::Labels& labels);
+  // A service known by its name alone.
   void Note(uint32_t pid, std::string_view service_name);
 
   // Reads /proc/<pid>/stat of every followed process: keeps the last CPU
@@ -65,7 +71,7 @@ class ServiceCollector : public prometheus::Collectable {
     uint64_t rss = 0;    // pages
   };
   struct Process {
-    std::string service;
+    std::string service;  // the key of its service
     uint64_t start = 0;
     // CPU this process had when it started counting for `service` (0 for a
     // process followed from its first connection: its whole life counts).
@@ -74,6 +80,7 @@ class ServiceCollector : public prometheus::Collectable {
     std::optional<uint64_t> fds;  // from the last scrape
   };
   struct Service {
+    prometheus::Labels labels;
     // Ticks of processes that exited (or moved to another service).
     uint64_t folded_user = 0, folded_system = 0;
     std::size_t live = 0;
@@ -88,17 +95,21 @@ class ServiceCollector : public prometheus::Collectable {
   // descriptors too. Caller holds state_mu_.
   void Refresh(bool fds) const;
   void Fold(const Process& p) const;
-  Service* ServiceFor(const std::string& name) const;  // nullptr: table full
+  // nullptr: table full
+  Service* ServiceFor(const std::string& key, const prometheus::Labels& labels) const;
+  // The labels of the service `key` names.
+  std::vector<std::pair<std::string, std::string>> LabelsOf(const std::string& key) const;
   std::vector<prometheus::MetricFamily> Render() const;
 
   ServiceCollectorOptions o_;
   double ticks_per_second_;
   double page_size_;
 
-  // Notes not yet applied: pid -> service name, bounded by twice max_processes.
+  // Notes not yet applied: pid -> service, bounded by twice max_processes.
   mutable std::mutex notes_mu_;
   struct Pending {
-    std::string service;
+    std::string service;  // key
+    prometheus::Labels labels;
     uint64_t at = 0;  // clock ticks after boot, as a process's start time
   };
   mutable std::unordered_map<uint32_t, Pending> pending_;
