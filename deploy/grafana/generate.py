@@ -7,7 +7,8 @@ same node/service filters.
     deploy/grafana/generate.py --check   exit 1 if a committed dashboard differs
 
 Every query filters on `instance=~"$node"` and, for per-service series,
-`service_name=~"$service"`. Heavy per-service aggregates read the recording
+`k8s_namespace_name=~"$namespace", service_name=~"$service"` (outside
+Kubernetes the namespace label is absent, which ".*", the "All" value, matches). Heavy per-service aggregates read the recording
 rules of deploy/prometheus/rules/recording.yml.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 N = 'instance=~"$node"'
-S = 'instance=~"$node", service_name=~"$service"'
+S = 'instance=~"$node", k8s_namespace_name=~"$namespace", service_name=~"$service"'
 RI = "$__rate_interval"
 
 
@@ -251,6 +252,11 @@ DASHBOARDS = {
 }
 
 
+NAMESPACES = 'label_values(sightline_k8s_workload_info{instance=~"$node"}, k8s_namespace_name)'
+SERVICES = ('label_values(process_instances{instance=~"$node", k8s_namespace_name=~"$namespace"}, '
+            'service_name)')
+
+
 def templating() -> dict:
     ds = {"type": "prometheus", "uid": "${datasource}"}
     return {"list": [
@@ -260,10 +266,11 @@ def templating() -> dict:
          "query": {"query": "label_values(sightline_build_info, instance)", "refId": "node"},
          "definition": "label_values(sightline_build_info, instance)", "refresh": 2,
          "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "sort": 1},
+        {"name": "namespace", "label": "Namespace", "type": "query", "datasource": ds,
+         "query": {"query": NAMESPACES, "refId": "namespace"}, "definition": NAMESPACES,
+         "refresh": 2, "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "sort": 1},
         {"name": "service", "label": "Service", "type": "query", "datasource": ds,
-         "query": {"query": 'label_values(process_instances{instance=~"$node"}, service_name)',
-                   "refId": "service"},
-         "definition": 'label_values(process_instances{instance=~"$node"}, service_name)',
+         "query": {"query": SERVICES, "refId": "service"}, "definition": SERVICES,
          "refresh": 2, "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "sort": 1},
     ]}
 

@@ -31,9 +31,9 @@ _ALERT = re.compile(r"^(?P<signal>.+?)\s*(?P<op>>|<|>=|<=|==|!=)\s*(?P<threshold
                     re.S)
 
 
-def substitute(expr: str, service: str, node: str = ".*") -> str:
+def substitute(expr: str, service: str, node: str = ".*", namespace: str = ".*") -> str:
     out = expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
-    out = out.replace("$__range", "5m")
+    out = out.replace("$__range", "5m").replace("$namespace", namespace)
     return out.replace("$service", service).replace("$node", node)
 
 

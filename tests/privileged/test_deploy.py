@@ -364,10 +364,13 @@ def test_dashboards_structure():
         ids = [p["id"] for p in board["panels"]]
         assert len(ids) == len(set(ids)), name
         variables = {v["name"]: v for v in board["templating"]["list"]}
-        assert set(variables) == {"datasource", "node", "service"}, name
+        assert set(variables) == {"datasource", "node", "namespace", "service"}, name
         assert variables["datasource"]["type"] == "datasource"
         assert "instance" in variables["node"]["definition"]
+        assert "k8s_namespace_name" in variables["namespace"]["definition"]
         assert "service_name" in variables["service"]["definition"]
+        # "All" is ".*", which also matches series without the label (outside Kubernetes).
+        assert all(variables[v]["allValue"] == ".*" for v in ("node", "namespace", "service"))
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] == "${datasource}", (name, panel["title"])
             for target in panel["targets"]:
