@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alertmanager.h"
 #include "alerts/engine.h"
 #include "alerts/rules.h"
 #include "alerts/signals.h"
+#include "alerts/slack.h"
 
 namespace sightline::alerts {
 namespace {
@@ -259,6 +261,64 @@ rules:
   EXPECT_DOUBLE_EQ(sent_[1].value, 5.0 / 11.0);
   EXPECT_EQ(Firing("warning", "shop-cart"), 1);
   EXPECT_EQ(Firing("warning", "admin"), -1);
+}
+
+TEST_F(EngineTest, OneWorkloadNameInTwoNamespacesIsTwoAlerts) {
+  Use(R"(defaults: false
+rules:
+  - name: Errors
+    metric_name: http_error_rate
+    warning_value: 0.2
+    duration_seconds: 0
+    window_seconds: 1
+    min_requests: 1
+    service: checkout
+)");
+  const uint64_t now = 1000 * kSec;
+  const Signals::ServiceLabels shop = {
+      {"service_name", "checkout"}, {"k8s_namespace_name", "shop"}, {"k8s_container_name", "app"}};
+  const Signals::ServiceLabels staging = {{"service_name", "checkout"},
+                                          {"k8s_namespace_name", "staging"},
+                                          {"k8s_container_name", "app"}};
+  for (int i = 0; i < 10; ++i) {
+    signals_.ObserveHttp("checkout|shop", shop, i < 5 ? 503 : 200, 0.01, now);
+    signals_.ObserveHttp("checkout|staging", staging, i < 3 ? 503 : 200, 0.01, now);
+  }
+  engine_->Evaluate(signals_, now, 1'700'000'000'000);
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[0].service, "checkout");
+  EXPECT_EQ(sent_[0].service_labels, shop);
+  EXPECT_DOUBLE_EQ(sent_[0].value, 0.5);
+  EXPECT_EQ(sent_[1].service_labels, staging);
+  EXPECT_DOUBLE_EQ(sent_[1].value, 0.3);
+  EXPECT_NE(sent_[0].DedupKey(), sent_[1].DedupKey());
+  EXPECT_EQ(sent_[0].DedupKey(), "sightline/node1/Errors/checkout/app/shop");
+  EXPECT_EQ(sent_[0].Summary(),
+            "Errors warning: http_error_rate 0.5 > 0.2 over 1s (service checkout in shop)");
+  // The firing series and the channels name the namespace and container.
+  int shop_series = 0;
+  for (const auto& f : registry_.Collect()) {
+    if (f.name != "sightline_alerts_firing") continue;
+    for (const auto& m : f.metric) {
+      std::map<std::string, std::string> l;
+      for (const auto& p : m.label) l[p.name] = p.value;
+      if (l == std::map<std::string, std::string>{{"alertname", "Errors"},
+                                                  {"severity", "warning"},
+                                                  {"service_name", "checkout"},
+                                                  {"k8s_namespace_name", "shop"},
+                                                  {"k8s_container_name", "app"}}) {
+        shop_series += m.gauge.value == 1;
+      }
+    }
+  }
+  EXPECT_EQ(shop_series, 1);
+  const auto am = AlertmanagerPayload(sent_[1]);
+  EXPECT_EQ(am[0]["labels"]["k8s_namespace_name"], "staging");
+  EXPECT_EQ(am[0]["labels"]["k8s_container_name"], "app");
+  EXPECT_EQ(am[0]["labels"]["service_name"], "checkout");
+  const std::string slack = SlackPayload(sent_[0], "").dump();
+  EXPECT_NE(slack.find(R"({"short":true,"title":"Namespace","value":"shop"})"), std::string::npos)
+      << slack;
 }
 
 TEST_F(EngineTest, LowerIsWorseWithLt) {

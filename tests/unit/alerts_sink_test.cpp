@@ -42,13 +42,21 @@ struct Recording : conn::TransactionSink {
   }
 };
 
+process::ProcessInfo Named(std::string name) {
+  process::ProcessInfo p;
+  p.service_name = std::move(name);
+  process::SetIdentity(p, false);
+  return p;
+}
+
 TEST(AlertsSink, ForwardsEveryCallAndCountsServerAnswers) {
   Signals signals;
   Recording next;
-  const std::string service = "api";
+  const process::ProcessInfo service = Named("api");
   uint64_t now = 100 * kSec;
   SignalSink sink(
-      signals, next, [&](const conn::ConnectionInfo&) -> const std::string& { return service; },
+      signals, next,
+      [&](const conn::ConnectionInfo&) -> const process::ProcessInfo& { return service; },
       [&] { return now; });
   conn::ConnectionInfo c;
   c.conn_id = 7;
@@ -94,9 +102,9 @@ TEST(AlertsSink, ForwardsEveryCallAndCountsServerAnswers) {
 
 TEST(AlertsSink, AiCallsAreErrorsWhenTypedOrUnanswered) {
   Signals signals;
-  const std::string service = "agent";
+  const process::ProcessInfo service = Named("agent");
   CallSignalSink sink(
-      signals, [&](const conn::ConnectionInfo&) -> const std::string& { return service; },
+      signals, [&](const conn::ConnectionInfo&) -> const process::ProcessInfo& { return service; },
       [] { return 50 * kSec; }, nullptr);
   conn::ConnectionInfo c;
   genai::Call ok;

@@ -29,7 +29,8 @@ SignalSink::SignalSink(Signals& signals, conn::TransactionSink& next, ServiceOf 
 
 void SignalSink::OnHttp(const conn::ConnectionInfo& conn, const http1::Transaction& t) {
   if (t.answered && t.side == http1::Side::kServer) {
-    signals_.ObserveHttp(service_of_(conn), t.status,
+    const process::ProcessInfo& proc = service_of_(conn);
+    signals_.ObserveHttp(proc.key, proc.labels, t.status,
                          Seconds(t.request_start_ns, t.response_end_ns), now_ns_());
   }
   conn::ForwardingSink::OnHttp(conn, t);
@@ -55,7 +56,8 @@ void CallSignalSink::OnCall(const conn::ConnectionInfo& conn, const genai::Call&
     }
   }
   const bool error = !call.answered || !o.error_type.empty();
-  signals_.ObserveAiCall(service_of_(conn), call.status, error, cost, now_ns_());
+  const process::ProcessInfo& proc = service_of_(conn);
+  signals_.ObserveAiCall(proc.key, proc.labels, call.status, error, cost, now_ns_());
 }
 
 uint64_t LostEvents(const std::array<uint64_t, SL_CNT_MAX>& c) {

@@ -22,6 +22,7 @@
 #include "conn/tracker.h"
 #include "genai/accountant.h"
 #include "genai/pricing.h"
+#include "process/process_table.h"
 #include "resources/host_collector.h"
 #include "sightline/bpf/sockets.h"
 
@@ -31,7 +32,8 @@ namespace sightline::alerts {
 // HTTP signals of their service.
 class SignalSink : public conn::ForwardingSink {
  public:
-  using ServiceOf = std::function<const std::string&(const conn::ConnectionInfo&)>;
+  // The process on a connection: its service's key and labels.
+  using ServiceOf = std::function<const process::ProcessInfo&(const conn::ConnectionInfo&)>;
   SignalSink(Signals& signals, conn::TransactionSink& next, ServiceOf service_of,
              std::function<uint64_t()> now_ns);
 

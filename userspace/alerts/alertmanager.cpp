@@ -28,6 +28,7 @@ nlohmann::json One(const Alert& a, Severity severity, int64_t ends_at_ms) {
       {"instance", a.host},
       {"source", "sightline"}};
   if (!a.service.empty()) labels["service_name"] = a.service;
+  for (const auto& [name, value] : a.PodLabels()) labels[name] = value;
   nlohmann::json annotations = {{"summary", a.Summary()}};
   if (!Num(a.value).empty()) annotations["value"] = Num(a.value);
   if (!Num(a.threshold).empty()) {

@@ -32,8 +32,31 @@ std::string_view AlertKindName(AlertKind k) {
   return "firing";
 }
 
+std::map<std::string, std::string> Alert::PodLabels() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : service_labels) {
+    if (name.starts_with("k8s_")) out.emplace(name, value);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Alert::PodFields() const {
+  static constexpr std::pair<const char*, const char*> kFields[] = {
+      {"k8s_namespace_name", "Namespace"}, {"k8s_pod_name", "Pod"}, {"k8s_container_name", "Container"}};
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [label, title] : kFields) {
+    if (auto it = service_labels.find(label); it != service_labels.end()) {
+      out.emplace_back(title, it->second);
+    }
+  }
+  return out;
+}
+
 std::string Alert::DedupKey() const {
-  return "sightline/" + host + "/" + alertname + "/" + (service.empty() ? "_node" : service);
+  std::string key =
+      "sightline/" + host + "/" + alertname + "/" + (service.empty() ? "_node" : service);
+  for (const auto& [name, value] : PodLabels()) key += "/" + value;
+  return key;
 }
 
 std::string Alert::Summary() const {
@@ -47,7 +70,12 @@ std::string Alert::Summary() const {
          std::string(ComparisonSymbol(comparison)) + " " + Number(threshold);
     s += " over " + std::to_string(window_seconds) + "s";
   }
-  if (!service.empty()) s += " (service " + service + ")";
+  if (!service.empty()) {
+    s += " (service " + service;
+    const auto pod = PodLabels();
+    if (auto ns = pod.find("k8s_namespace_name"); ns != pod.end()) s += " in " + ns->second;
+    s += ")";
+  }
   return s;
 }
 
@@ -81,8 +109,12 @@ void Engine::Evaluate(const Signals& signals, uint64_t now_ns, int64_t wall_ms) 
     if (IsNodeSignal(rule.signal)) {
       services.insert("");
     } else {
-      for (const auto& name : seen) {
-        if (rule.Applies(name)) services.insert(name);
+      for (const auto& key : seen) {
+        const Signals::ServiceLabels* labels = signals.LabelsOf(key);
+        const auto name = labels ? labels->find("service_name") : Signals::ServiceLabels::const_iterator{};
+        if (rule.Applies(labels && name != labels->end() ? name->second : key)) {
+          services.insert(key);
+        }
       }
       // A service gone quiet still gets its resolve.
       for (auto it = states_.lower_bound({i, ""}); it != states_.end() && it->first.first == i;
@@ -97,8 +129,12 @@ void Engine::Evaluate(const Signals& signals, uint64_t now_ns, int64_t wall_ms) 
         // Nothing to remember for a value that breaches nothing.
         if (!value || rule.Level(*value) == Severity::kNone) continue;
         it = states_.emplace(Key{i, service}, State{}).first;
+        if (!service.empty()) {
+          const Signals::ServiceLabels* labels = signals.LabelsOf(service);
+          it->second.labels = labels ? *labels : Signals::ServiceLabels{{"service_name", service}};
+        }
       }
-      Step(rule, service, it->second, value, now_ns, wall_ms);
+      Step(rule, it->second, value, now_ns, wall_ms);
       const State& s = it->second;
       if (s.active == Severity::kNone && !s.breach_since[0] && !s.breach_since[1] &&
           !s.breach_since[2]) {
@@ -108,8 +144,8 @@ void Engine::Evaluate(const Signals& signals, uint64_t now_ns, int64_t wall_ms) 
   }
 }
 
-void Engine::Step(const Rule& rule, const std::string& service, State& s,
-                  std::optional<double> value, uint64_t now_ns, int64_t wall_ms) {
+void Engine::Step(const Rule& rule, State& s, std::optional<double> value, uint64_t now_ns,
+                  int64_t wall_ms) {
   const Severity level = value ? rule.Level(*value) : Severity::kNone;
   for (int l = 0; l < 3; ++l) {
     const bool breached = rule.levels[l] && static_cast<int>(level) >= l + 1;
@@ -133,23 +169,23 @@ void Engine::Step(const Rule& rule, const std::string& service, State& s,
     s.active = held;
     s.starts_at_ms = wall_ms;
     s.last_notified_ns = now_ns;
-    SetGauge(rule, service, Severity::kNone, held);
-    Send(AlertKind::kFiring, rule, service, s, held, Severity::kNone, value, wall_ms);
+    SetGauge(rule, s, Severity::kNone, held);
+    Send(AlertKind::kFiring, rule, s, held, Severity::kNone, value, wall_ms);
     return;
   }
   if (!value || rule.Recovered(*value)) {
     const Severity last = s.active;
-    SetGauge(rule, service, last, Severity::kNone);
+    SetGauge(rule, s, last, Severity::kNone);
     s.active = Severity::kNone;
-    Send(AlertKind::kResolved, rule, service, s, last, Severity::kNone, value, wall_ms);
+    Send(AlertKind::kResolved, rule, s, last, Severity::kNone, value, wall_ms);
     return;
   }
   if (held > s.active) {  // escalation: at once, whatever the cooldown
     const Severity previous = s.active;
     s.active = held;
     s.last_notified_ns = now_ns;
-    SetGauge(rule, service, previous, held);
-    Send(AlertKind::kFiring, rule, service, s, held, previous, value, wall_ms);
+    SetGauge(rule, s, previous, held);
+    Send(AlertKind::kFiring, rule, s, held, previous, value, wall_ms);
     return;
   }
   if (now_ns - s.last_notified_ns >= uint64_t(rule.cooldown_seconds) * kNsPerSecond) {
@@ -157,21 +193,21 @@ void Engine::Step(const Rule& rule, const std::string& service, State& s,
     // alert keeps its level until it recovers.
     const Severity next = held == Severity::kNone ? s.active : held;
     const Severity previous = next != s.active ? s.active : Severity::kNone;
-    SetGauge(rule, service, s.active, next);
+    SetGauge(rule, s, s.active, next);
     s.active = next;
     s.last_notified_ns = now_ns;
-    Send(AlertKind::kRepeat, rule, service, s, next, previous, value, wall_ms);
+    Send(AlertKind::kRepeat, rule, s, next, previous, value, wall_ms);
   }
 }
 
-void Engine::Send(AlertKind kind, const Rule& rule, const std::string& service, const State& s,
-                  Severity severity, Severity previous, std::optional<double> value,
-                  int64_t wall_ms) {
+void Engine::Send(AlertKind kind, const Rule& rule, const State& s, Severity severity,
+                  Severity previous, std::optional<double> value, int64_t wall_ms) {
   Alert a;
   a.kind = kind;
   a.alertname = rule.name;
   a.metric = std::string(SignalName(rule.signal));
-  a.service = service;
+  if (auto name = s.labels.find("service_name"); name != s.labels.end()) a.service = name->second;
+  a.service_labels = s.labels;
   a.severity = severity;
   a.previous = previous;
   a.value = value ? *value : std::nan("");
@@ -185,12 +221,14 @@ void Engine::Send(AlertKind kind, const Rule& rule, const std::string& service, 
   notify_(a);
 }
 
-void Engine::SetGauge(const Rule& rule, const std::string& service, Severity from, Severity to) {
+void Engine::SetGauge(const Rule& rule, const State& state, Severity from, Severity to) {
   if (from == to) return;
   auto labels = [&](Severity s) {
-    return prometheus::Labels{{"alertname", rule.name},
-                              {"severity", std::string(SeverityName(s))},
-                              {"service_name", service}};
+    prometheus::Labels l = state.labels;
+    l.emplace("service_name", "");  // node-level alerts
+    l["alertname"] = rule.name;
+    l["severity"] = std::string(SeverityName(s));
+    return l;
   };
   if (from != Severity::kNone) firing_.Remove(&firing_.Add(labels(from)));
   if (to != Severity::kNone) firing_.Add(labels(to)).Set(1);

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "alerts/rules.h"
 #include "alerts/signals.h"
@@ -41,6 +42,15 @@ struct Alert {
   std::string alertname;
   std::string metric;                      // the signal's name
   std::string service;                     // "" for node-level alerts
+  // service_name and, for a service in a Kubernetes pod, its k8s_* labels
+  // (k8s_namespace_name, k8s_container_name, k8s_pod_name); empty for
+  // node-level alerts.
+  std::map<std::string, std::string> service_labels;
+  // The k8s_* labels alone: the service's place in the cluster.
+  std::map<std::string, std::string> PodLabels() const;
+  // The same for people: ("Namespace", ...), ("Pod", ...), ("Container", ...),
+  // those present, in that order.
+  std::vector<std::pair<std::string, std::string>> PodFields() const;
   Severity severity = Severity::kWarning;  // on resolve: the last firing level
   // On a firing or repeat whose level changed: the level it replaces.
   Severity previous = Severity::kNone;
@@ -79,18 +89,19 @@ class Engine {
 
  private:
   struct State {
+    std::map<std::string, std::string> labels;  // the service's (empty for node alerts)
     std::optional<uint64_t> breach_since[3];  // per level: when the value started breaching it
     Severity active = Severity::kNone;        // firing level
     uint64_t last_notified_ns = 0;
     int64_t starts_at_ms = 0;
   };
-  using Key = std::pair<size_t, std::string>;  // (rule index, service)
+  using Key = std::pair<size_t, std::string>;  // (rule index, service key)
 
-  void Step(const Rule& rule, const std::string& service, State& s, std::optional<double> value,
-            uint64_t now_ns, int64_t wall_ms);
-  void Send(AlertKind kind, const Rule& rule, const std::string& service, const State& s,
-            Severity severity, Severity previous, std::optional<double> value, int64_t wall_ms);
-  void SetGauge(const Rule& rule, const std::string& service, Severity from, Severity to);
+  void Step(const Rule& rule, State& s, std::optional<double> value, uint64_t now_ns,
+            int64_t wall_ms);
+  void Send(AlertKind kind, const Rule& rule, const State& s, Severity severity,
+            Severity previous, std::optional<double> value, int64_t wall_ms);
+  void SetGauge(const Rule& rule, const State& s, Severity from, Severity to);
 
   RuleSet rules_;
   Notify notify_;

@@ -47,6 +47,7 @@ nlohmann::json PagerDutyEvent(const Alert& a, const std::string& routing_key, bo
                             {"class", a.metric},         {"group", a.alertname},
                             {"custom_details", details}};
   if (!a.service.empty()) payload["component"] = a.service;
+  for (const auto& [name, value] : a.PodLabels()) payload["custom_details"][name] = value;
   return {{"routing_key", routing_key},
           {"event_action", "trigger"},
           {"dedup_key", dedup},

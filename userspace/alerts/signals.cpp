@@ -52,16 +52,18 @@ std::optional<double> LatencySketch::Quantile(double q) const {
 
 Signals::Signals(SignalsOptions options) : options_(options) {}
 
-ServiceBucket* Signals::Bucket(const std::string& service, uint64_t now_ns) {
+ServiceBucket* Signals::Bucket(const std::string& service, const ServiceLabels& labels,
+                              uint64_t now_ns) {
   auto it = services_.find(service);
   if (it == services_.end()) {
     if (services_.size() >= options_.max_services) {
       ++services_dropped_;
       return nullptr;
     }
-    it = services_.emplace(service, std::deque<ServiceBucket>{}).first;
+    it = services_.emplace(service, Service{}).first;
+    it->second.labels = labels;
   }
-  auto& d = it->second;
+  auto& d = it->second.buckets;
   const int64_t s = Second(now_ns);
   // Observations arrive in clock order; one from an earlier second (the
   // clock is per call, so this only happens across a bucket edge) joins the
@@ -74,7 +76,12 @@ ServiceBucket* Signals::Bucket(const std::string& service, uint64_t now_ns) {
 }
 
 void Signals::ObserveHttp(const std::string& service, int status, double seconds, uint64_t now_ns) {
-  ServiceBucket* b = Bucket(service, now_ns);
+  ObserveHttp(service, {{"service_name", service}}, status, seconds, now_ns);
+}
+
+void Signals::ObserveHttp(const std::string& service, const ServiceLabels& labels, int status,
+                          double seconds, uint64_t now_ns) {
+  ServiceBucket* b = Bucket(service, labels, now_ns);
   if (!b) return;
   ++b->http_requests;
   if (status >= 500 && status <= 599) ++b->http_5xx;
@@ -83,7 +90,12 @@ void Signals::ObserveHttp(const std::string& service, int status, double seconds
 
 void Signals::ObserveAiCall(const std::string& service, int status, bool error, double cost_usd,
                             uint64_t now_ns) {
-  ServiceBucket* b = Bucket(service, now_ns);
+  ObserveAiCall(service, {{"service_name", service}}, status, error, cost_usd, now_ns);
+}
+
+void Signals::ObserveAiCall(const std::string& service, const ServiceLabels& labels, int status,
+                            bool error, double cost_usd, uint64_t now_ns) {
+  ServiceBucket* b = Bucket(service, labels, now_ns);
   if (!b) return;
   ++b->ai_calls;
   if (error || status >= 400) ++b->ai_errors;
@@ -167,7 +179,7 @@ std::optional<double> Signals::Value(const Rule& rule, const std::string& servic
   const bool percentile =
       rule.signal == Signal::kHttpP95Latency || rule.signal == Signal::kHttpP99Latency;
   LatencySketch latency;
-  for (const auto& b : it->second) {
+  for (const auto& b : it->second.buckets) {
     if (b.second <= from || b.second > now_s) continue;
     requests += b.http_requests;
     errors += b.http_5xx;
@@ -204,16 +216,21 @@ std::optional<double> Signals::Value(const Rule& rule, const std::string& servic
 std::vector<std::string> Signals::Services() const {
   std::vector<std::string> out;
   out.reserve(services_.size());
-  for (const auto& [name, buckets] : services_) out.push_back(name);
+  for (const auto& [name, service] : services_) out.push_back(name);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+const Signals::ServiceLabels* Signals::LabelsOf(const std::string& service) const {
+  const auto it = services_.find(service);
+  return it == services_.end() ? nullptr : &it->second.labels;
 }
 
 void Signals::Expire(uint64_t now_ns) {
   const int64_t now_s = Second(now_ns);
   for (auto it = services_.begin(); it != services_.end();) {
-    Trim(it->second, now_s, options_.max_window_seconds);
-    it = it->second.empty() ? services_.erase(it) : std::next(it);
+    Trim(it->second.buckets, now_s, options_.max_window_seconds);
+    it = it->second.buckets.empty() ? services_.erase(it) : std::next(it);
   }
   Trim(node_, now_s, options_.max_window_seconds);
 }

@@ -83,8 +83,17 @@ class Signals {
  public:
   explicit Signals(SignalsOptions options = {});
 
+  // The labels naming a service: service_name and, in a pod, its k8s_* labels.
+  using ServiceLabels = std::map<std::string, std::string>;
+
   // `now_ns` is the injected monotonic clock; buckets are its whole seconds.
+  // `service` is the key of a service (the process table's), `labels` its
+  // labels; without them, the key is the service_name.
+  void ObserveHttp(const std::string& service, const ServiceLabels& labels, int status,
+                   double seconds, uint64_t now_ns);
   void ObserveHttp(const std::string& service, int status, double seconds, uint64_t now_ns);
+  void ObserveAiCall(const std::string& service, const ServiceLabels& labels, int status,
+                     bool error, double cost_usd, uint64_t now_ns);
   void ObserveAiCall(const std::string& service, int status, bool error, double cost_usd,
                      uint64_t now_ns);
   void ObserveNode(const NodeSample& sample, uint64_t now_ns);
@@ -97,6 +106,8 @@ class Signals {
 
   // Services with data in the last max_window_seconds.
   std::vector<std::string> Services() const;
+  // The labels of a service with data; nullptr for one without.
+  const ServiceLabels* LabelsOf(const std::string& service) const;
 
   // Drops buckets older than the longest window and services left without any.
   void Expire(uint64_t now_ns);
@@ -105,10 +116,15 @@ class Signals {
   size_t services() const { return services_.size(); }
 
  private:
-  ServiceBucket* Bucket(const std::string& service, uint64_t now_ns);
+  ServiceBucket* Bucket(const std::string& service, const ServiceLabels& labels,
+                        uint64_t now_ns);
 
+  struct Service {
+    ServiceLabels labels;
+    std::deque<ServiceBucket> buckets;
+  };
   SignalsOptions options_;
-  std::unordered_map<std::string, std::deque<ServiceBucket>> services_;
+  std::unordered_map<std::string, Service> services_;
   std::deque<NodeBucket> node_;
   std::optional<NodeSample> previous_node_;
   uint64_t services_dropped_ = 0;

@@ -61,6 +61,7 @@ nlohmann::json SlackPayload(const Alert& a, const std::string& channel) {
   nlohmann::json fields = nlohmann::json::array();
   fields.push_back(Field("Severity", std::string(SeverityName(a.severity))));
   fields.push_back(Field("Service", a.service.empty() ? "(node)" : a.service));
+  for (const auto& [title, value] : a.PodFields()) fields.push_back(Field(title, value));
   fields.push_back(Field("Metric", a.metric));
   fields.push_back(Field("Value", Num(a.value)));
   if (a.kind != AlertKind::kResolved && a.kind != AlertKind::kTest) {

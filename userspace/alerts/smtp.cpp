@@ -145,6 +145,9 @@ std::string EmailMessage(const Alert& a, const SmtpConfig& c, const std::string&
   m += "Status:    " + std::string(AlertKindName(a.kind)) + "\r\n";
   m += "Severity:  " + std::string(SeverityName(a.severity)) + "\r\n";
   m += "Service:   " + (a.service.empty() ? std::string("(node)") : a.service) + "\r\n";
+  for (const auto& [title, value] : a.PodFields()) {
+    m += title + ":" + std::string(title.size() < 10 ? 10 - title.size() : 1, ' ') + value + "\r\n";
+  }
   m += "Metric:    " + a.metric + "\r\n";
   m += "Value:     " + Num(a.value) + "\r\n";
   if (a.kind != AlertKind::kResolved && a.kind != AlertKind::kTest) {

@@ -38,6 +38,7 @@ nlohmann::json WebhookPayload(const Alert& a) {
                       {"at", Rfc3339(a.at_ms)},
                       {"dedup_key", a.DedupKey()},
                       {"host", a.host}};
+  for (const auto& [name, value] : a.PodLabels()) j[name] = value;
   if (a.previous != Severity::kNone) j["previous_severity"] = std::string(SeverityName(a.previous));
   return j;
 }

@@ -285,8 +285,8 @@ int RunDaemon(const config::Options& o) {
     alerting = std::make_unique<alerts::Alerting>(*registry, std::move(*alert_rules),
                                                   std::move(*channels), alerts::NotifierOptions{},
                                                   alerts::HostName());
-    auto service_of = [&processes](const conn::ConnectionInfo& c) -> const std::string& {
-      return processes.Lookup(c.pid, c.comm, MonotonicNs()).service_name;
+    auto service_of = [&processes](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
+      return processes.Lookup(c.pid, c.comm, MonotonicNs());
     };
     alert_sink = std::make_unique<alerts::SignalSink>(alerting->signals(), *chain, service_of,
                                                       MonotonicNs);
