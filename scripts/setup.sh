@@ -62,6 +62,7 @@ build_deps=(
 )
 test_deps=(
   nginx-light wrk curl golang-go nodejs openssl
+  golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev golang-gopkg-yaml.v2-dev
   python3-fastapi python3-uvicorn
   prometheus iproute2 procps python3-pytest nftables
   postgresql redis-server redis-tools
