@@ -36,12 +36,12 @@ import harness
 sys.path.insert(0, str(harness.REPO / "tests" / "deploy"))
 
 import podsim  # noqa: E402
+from manifests import one, validate  # noqa: E402
 import promql  # noqa: E402
 import traffic  # noqa: E402
 
 REPO = harness.REPO
 KUBE = REPO / "deploy" / "kubernetes"
-DEPLOY_TESTS = REPO / "tests" / "deploy"
 PROFILES = ("privileged", "least-privilege")
 LEAST_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH",
               "CHECKPOINT_RESTORE"}
@@ -54,32 +54,6 @@ HOST_MOUNTS = {"/proc": ("/host/proc", True), "/sys/kernel/tracing": ("/sys/kern
 def rendered(profile: str) -> list[dict]:
     text = (KUBE / "rendered" / f"{profile}.yaml").read_text()
     return [d for d in yaml.safe_load_all(text) if d]
-
-
-def one(objs: list[dict], kind: str) -> dict:
-    found = [o for o in objs if o["kind"] == kind]
-    assert len(found) == 1, f"{len(found)} {kind} objects"
-    return found[0]
-
-
-def validate(mode: str, docs: list) -> dict:
-    """validate.mjs on `docs` (one JSON file per entry); its result and exit code."""
-    if not (DEPLOY_TESTS / "node_modules" / "kubernetes-models").exists():
-        pytest.fail("schema validators missing: run tests/deploy/install.sh")
-    paths = []
-    for n, doc in enumerate(docs):
-        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sightline-validate-{os.getpid()}-{n}.json"
-        path.write_text(json.dumps(doc))
-        paths.append(str(path))
-    try:
-        proc = subprocess.run(["node", str(DEPLOY_TESTS / "validate.mjs"), mode, *paths],
-                              capture_output=True, text=True, timeout=120)
-    finally:
-        for p in paths:
-            Path(p).unlink(missing_ok=True)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["code"] = proc.returncode
-    return result
 
 
 # ---------------------------------------------------------------------------

@@ -31,11 +31,14 @@ import yaml
 
 import harness
 
+sys.path.insert(0, str(harness.REPO / "tests" / "deploy"))
+
+from manifests import one, validate  # noqa: E402
+
 REPO = harness.REPO
 CHART = REPO / "deploy" / "helm" / "sightline"
 KUBE = REPO / "deploy" / "kubernetes"
 RENDERER = REPO / "tests" / "deploy" / "helm_render"
-DEPLOY_TESTS = REPO / "tests" / "deploy"
 GOPATH_DEBIAN = Path("/usr/share/gocode")
 HELM_LABELS = {"helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance",
                "app.kubernetes.io/version"}
@@ -113,35 +116,9 @@ def by_key(objs: list[dict]) -> dict:
     return {(o["kind"], o["metadata"]["name"]): o for o in objs}
 
 
-def one(objs: list[dict], kind: str) -> dict:
-    found = [o for o in objs if o["kind"] == kind]
-    assert len(found) == 1, f"{len(found)} {kind} objects"
-    return found[0]
-
-
 def container(objs: list[dict]) -> dict:
     (c,) = one(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"]
     return c
-
-
-def validate(docs: list[list[dict]]) -> dict:
-    """tests/deploy/validate.mjs (kubernetes-models) on each list of objects."""
-    if not (DEPLOY_TESTS / "node_modules" / "kubernetes-models").exists():
-        pytest.fail("schema validators missing: run tests/deploy/install.sh")
-    paths = []
-    for n, doc in enumerate(docs):
-        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sightline-helm-{os.getpid()}-{n}.json"
-        path.write_text(json.dumps(doc))
-        paths.append(str(path))
-    try:
-        proc = subprocess.run(["node", str(DEPLOY_TESTS / "validate.mjs"), "k8s", *paths],
-                              capture_output=True, text=True, timeout=120)
-    finally:
-        for p in paths:
-            Path(p).unlink(missing_ok=True)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["code"] = proc.returncode
-    return result
 
 
 # ---------------------------------------------------------------------------
@@ -525,15 +502,15 @@ def test_renders_valid_against_kubernetes_schemas(render, tmp_path):
     assert one(renders[3], "DaemonSet")["spec"]["template"]["spec"]["nodeSelector"] == \
         {"kubernetes.io/os": "linux"}
     assert container(renders[3])["env"][-1] == {"name": "A", "value": "1"}
-    result = validate(renders)
+    result = validate("k8s", renders)
     assert result["code"] == 0 and not result["errors"], result["errors"]
     assert result["checked"] == sum(len(r) for r in renders) == 7 + 7 + 9 + 3
     # A value of the wrong type renders but the schema rejects it.
     broken = render("--set", "service.port=metrics")
     assert one(broken, "Service")["spec"]["ports"][0]["port"] == "metrics"
-    bad = validate([broken])
+    bad = validate("k8s", [broken])
     assert bad["code"] == 1 and len(bad["errors"]) == 1, bad
-    assert bad["errors"][0].startswith("sightline-helm-") and "Service/sightline" in bad["errors"][0]
+    assert bad["errors"][0].startswith("sightline-validate-") and "Service/sightline" in bad["errors"][0]
     assert "port must be integer" in bad["errors"][0], bad["errors"][0]
 
 
