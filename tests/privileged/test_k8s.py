@@ -335,6 +335,43 @@ def test_workload_names_from_the_api(privileged, containers, daemons, servers, t
     assert len(reqs) == len(lists) + 2, reqs
 
 
+def test_alerts_name_the_namespace_and_container(privileged, containers, daemons, servers,
+                                                 tls_cert, tmp_path):
+    cluster = Cluster(tmp_path)
+    api = servers(start_api(cluster, tls_cert))
+    port = harness.free_port()
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(f"""defaults: false
+rules:
+  - name: WorkloadErrors
+    metric_name: http_error_rate
+    warning_value: 0.1
+    duration_seconds: 0
+    window_seconds: 60
+    min_requests: 5
+    service: {cluster.deployment}
+""")
+    d = daemons("--ports", str(port), "--alert-rules", str(rules),
+                *k8s_args(cluster, f"https://127.0.0.1:{api.port}", tls_cert),
+                env={"NODE_NAME": cluster.node})
+    wait_pods(d, 2)
+    server_box = containers(cluster.server_uid, cluster.server_id)
+    client_box = containers(cluster.client_uid, cluster.client_id)
+    server = servers(harness.start_fixture(
+        server_box.wrap([PYTHON, FIXTURES / "python_server.py", port]), port,
+        name="python_server"))
+    paths = ["/ok", "/boom", "/ok", "/boom", "/ok"]
+    assert run_curl(client_box.wrap, [f"{server.url}{p}" for p in paths]) == [200, 500, 200, 500, 200]
+
+    def firing():
+        return [labels for labels, v in d.metrics().samples("sightline_alerts_firing") if v == 1]
+    alerts = harness.wait_for(firing, timeout=10, message="the alert fires")
+    # 2 of 5 answered 5xx in the Deployment's container: one alert, naming where it runs.
+    assert alerts == [{"alertname": "WorkloadErrors", "severity": "warning",
+                       "service_name": cluster.deployment,
+                       "k8s_namespace_name": cluster.namespace, "k8s_container_name": "app"}]
+
+
 def test_otel_service_name_wins_over_the_workload(privileged, containers, daemons, servers,
                                                   tls_cert, tmp_path, service_name):
     cluster = Cluster(tmp_path)
