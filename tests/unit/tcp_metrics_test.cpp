@@ -13,9 +13,12 @@
 #include <map>
 #include <set>
 
+#include "metrics/self_metrics.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using sightline::metrics::SelfMetrics;
 using sightline::metrics::TcpMetrics;
 using sightline::metrics::TcpStatsDelta;
 
@@ -213,7 +216,9 @@ TEST_F(TcpMetricsTest, ExecutableFilterLeavesProcessesOut) {
 
 TEST_F(TcpMetricsTest, MirrorsKernelLossAndUnattributedCounters) {
   auto m = Make();
-  m->Sweep(reader_, 1);
+  // Lost events go to the daemon's own health, like every probe's.
+  SelfMetrics self(registry_);
+  self.UpdateTcpKernel(m->Sweep(reader_, 1), {});
   EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}),
             0);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "closed"}}), 0);
@@ -222,9 +227,9 @@ TEST_F(TcpMetricsTest, MirrorsKernelLossAndUnattributedCounters) {
   reader_.counters[SL_TCP_CNT_UNATTR_CLOSED] = 4;
   reader_.counters[SL_TCP_CNT_UNATTR_RETRANSMITS] = 5;
   reader_.counters[SL_TCP_CNT_RESETS_SENT_NO_SOCKET] = 6;
-  m->Sweep(reader_, 2);
+  self.UpdateTcpKernel(m->Sweep(reader_, 2), {});
   reader_.counters[SL_TCP_CNT_UNATTR_CLOSED] = 10;
-  m->Sweep(reader_, 3);
+  self.UpdateTcpKernel(m->Sweep(reader_, 3), {});
   EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "socket_map_full"}}),
             2);
   EXPECT_EQ(
@@ -233,8 +238,10 @@ TEST_F(TcpMetricsTest, MirrorsKernelLossAndUnattributedCounters) {
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "retransmits"}}), 5);
   EXPECT_EQ(Value("sightline_tcp_unattributed_total", {{"event", "resets_sent_no_socket"}}), 6);
 
-  m->UpdatePrograms({{"sl_tcp_set_state", 100, 5000, 1}, {"sl_tcp_retransmit", 7, 0, 2}});
-  m->UpdatePrograms({{"sl_tcp_set_state", 150, 5000, 4}, {"sl_tcp_retransmit", 7, 0, 2}});
+  self.UpdateTcpKernel(reader_.counters,
+                       {{"sl_tcp_set_state", 100, 5000, 1}, {"sl_tcp_retransmit", 7, 0, 2}});
+  self.UpdateTcpKernel(reader_.counters,
+                       {{"sl_tcp_set_state", 150, 5000, 4}, {"sl_tcp_retransmit", 7, 0, 2}});
   EXPECT_EQ(Value("sightline_events_lost_total", {{"probe", "tcp"}, {"reason", "program_not_run"}}),
             6);
   EXPECT_EQ(

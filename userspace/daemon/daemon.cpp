@@ -445,8 +445,7 @@ int RunDaemon(const config::Options& o) {
         self.UpdateTlsVisibility(tls_manager->Summary());
       }
       if (tcp_probe) {
-        tcp_metrics->Sweep(*tcp_probe, now);
-        tcp_metrics->UpdatePrograms(tcp_probe->ReadProgramStats());
+        self.UpdateTcpKernel(tcp_metrics->Sweep(*tcp_probe, now), tcp_probe->ReadProgramStats());
       }
       last_sweep = now;
     }

@@ -125,6 +125,17 @@ void SelfMetrics::UpdateTlsKernel(const std::array<uint64_t, SL_TLS_CNT_MAX>& c,
            c[SL_TLS_CNT_TRUNCATED_BYTES]);
 }
 
+void SelfMetrics::UpdateTcpKernel(const std::array<uint64_t, SL_TCP_CNT_MAX>& c,
+                                  const std::vector<bpf::ProgramStats>& programs) {
+  const std::string probe = "tcp";
+  auto lost = [&](const char* reason, uint64_t v) {
+    Mirrored(lost_, {{"probe", probe}, {"reason", reason}}, v);
+  };
+  lost("socket_map_full", c[SL_TCP_CNT_OWNER_MAP_FULL]);
+  lost("process_map_full", c[SL_TCP_CNT_STATS_MAP_FULL]);
+  lost("program_not_run", MirrorPrograms(probe, programs));
+}
+
 void SelfMetrics::SetGauges(prometheus::Family<prometheus::Gauge>& family,
                             const std::map<prometheus::Labels, double>& values) {
   auto& known = gauge_labels_[&family];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/socket_probe.h"
+#include "bpf/tcp_probe.h"
 #include "bpf/tls_probe.h"
 #include "conn/tracker.h"
 #include "decode/event.h"
@@ -35,6 +36,9 @@ class SelfMetrics {
   void UpdateKernel(const std::string& probe, const std::array<uint64_t, SL_CNT_MAX>& counters,
                     const std::vector<bpf::ProgramStats>& programs);
   void UpdateTlsKernel(const std::array<uint64_t, SL_TLS_CNT_MAX>& counters,
+                       const std::vector<bpf::ProgramStats>& programs);
+  // The TCP probe's lost events (counters as TcpMetrics::Sweep read them).
+  void UpdateTcpKernel(const std::array<uint64_t, SL_TCP_CNT_MAX>& counters,
                        const std::vector<bpf::ProgramStats>& programs);
   void UpdateTlsVisibility(const tls::ManagerSummary& summary);
   void UpdateTracker(const conn::TrackerStats& s, size_t tracked, size_t buffered_bytes);

@@ -3,6 +3,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "metrics/service_labels.h"
+
 namespace sightline::metrics {
 namespace {
 
@@ -13,7 +15,7 @@ constexpr std::array<const char*, SL_TCP_FAIL_MAX> kFailureReasons = {
     "refused", "timeout", "unreachable", "aborted", "other"};
 
 // sightline_tcp_unattributed_total{event}, by enum sl_tcp_counter (empty:
-// exported elsewhere).
+// a lost event, exported by SelfMetrics::UpdateTcpKernel).
 constexpr std::array<const char*, SL_TCP_CNT_MAX> kUnattributedEvents = {"",
                                                                          "",
                                                                          "opened",
@@ -90,37 +92,12 @@ TcpMetrics::TcpMetrics(prometheus::Registry& r, prometheus::Family<prometheus::C
                         .Help("TCP events on sockets whose owning process is unknown (opened "
                               "before the daemon, or not remembered), and resets sent for no "
                               "socket at all")
-                        .Register(r)),
-      // Shared with the other probes' own health (same names: the registry
-      // hands back the existing families).
-      lost_(BuildCounter()
-                .Name("sightline_events_lost_total")
-                .Help("Events that never reached the daemon or were rejected, by probe and reason")
-                .Register(r)),
-      probe_runs_(BuildCounter()
-                      .Name("sightline_probe_runs_total")
-                      .Help("Kernel program runs (needs kernel.bpf_stats_enabled=1)")
-                      .Register(r)),
-      probe_run_seconds_(BuildCounter()
-                             .Name("sightline_probe_run_seconds_total")
-                             .Help("Kernel time spent in probe programs (needs "
-                                   "kernel.bpf_stats_enabled=1)")
-                             .Register(r)) {
-  kernel_counters_[SL_TCP_CNT_OWNER_MAP_FULL].counter =
-      &lost_.Add({{"probe", "tcp"}, {"reason", "socket_map_full"}});
-  kernel_counters_[SL_TCP_CNT_STATS_MAP_FULL].counter =
-      &lost_.Add({{"probe", "tcp"}, {"reason", "process_map_full"}});
+                        .Register(r)) {
   for (int i = 0; i < SL_TCP_CNT_MAX; i++) {
     if (*kUnattributedEvents[i]) {
-      kernel_counters_[i].counter = &unattributed_.Add({{"event", kUnattributedEvents[i]}});
+      unattributed_counters_[i].counter = &unattributed_.Add({{"event", kUnattributedEvents[i]}});
     }
   }
-  program_not_run_.counter = &lost_.Add({{"probe", "tcp"}, {"reason", "program_not_run"}});
-}
-
-void TcpMetrics::Mirror(prometheus::Counter& c, uint64_t& last, uint64_t cumulative) {
-  if (cumulative > last) c.Increment(double(cumulative - last));
-  last = cumulative;
 }
 
 void TcpMetrics::Add(uint32_t tgid, const sl_tcp_stats& d, uint64_t now_ns) {
@@ -128,11 +105,10 @@ void TcpMetrics::Add(uint32_t tgid, const sl_tcp_stats& d, uint64_t now_ns) {
   // --exe: the kernel cannot judge an executable path; counts of processes
   // left out are not wanted, so not lost either.
   if (!processes_.Observed(tgid, Comm(d), now_ns)) return;
-  const prometheus::Labels service = processes_.Lookup(tgid, Comm(d), now_ns).labels;
-  auto inc = [&](BudgetedCounter& family, prometheus::Labels labels, uint64_t n) {
-    if (!n) return;
-    labels.insert(service.begin(), service.end());
-    family.Get(labels).Increment(double(n));
+  const process::ProcessInfo& proc = processes_.Lookup(tgid, Comm(d), now_ns);
+  using More = std::initializer_list<std::pair<const std::string, std::string>>;
+  auto inc = [&](BudgetedCounter& family, More more, uint64_t n) {
+    if (n) family.Get(ServiceLabels(proc, more)).Increment(double(n));
   };
   inc(opened_, {{"direction", "active"}}, d.opened_active);
   inc(opened_, {{"direction", "passive"}}, d.opened_passive);
@@ -144,7 +120,8 @@ void TcpMetrics::Add(uint32_t tgid, const sl_tcp_stats& d, uint64_t now_ns) {
   inc(resets_, {{"direction", "received"}}, d.resets_received);
 }
 
-void TcpMetrics::Sweep(bpf::TcpStatsReader& reader, uint64_t now_ns) {
+std::array<uint64_t, SL_TCP_CNT_MAX> TcpMetrics::Sweep(bpf::TcpStatsReader& reader,
+                                                      uint64_t now_ns) {
   static const sl_tcp_stats kZero{};
   std::unordered_set<uint32_t> present;
   for (const auto& [tgid, now] : reader.ReadStats()) {
@@ -164,32 +141,14 @@ void TcpMetrics::Sweep(bpf::TcpStatsReader& reader, uint64_t now_ns) {
   }
   std::erase_if(last_, [&](const auto& kv) { return !present.count(kv.first); });
 
-  auto c = reader.ReadCounters();
+  const auto c = reader.ReadCounters();
   for (int i = 0; i < SL_TCP_CNT_MAX; i++) {
-    if (kernel_counters_[i].counter)
-      Mirror(*kernel_counters_[i].counter, kernel_counters_[i].last, c[i]);
+    Unattributed& u = unattributed_counters_[i];
+    if (!u.counter) continue;
+    if (c[i] > u.last) u.counter->Increment(double(c[i] - u.last));
+    u.last = c[i];
   }
-}
-
-void TcpMetrics::UpdatePrograms(const std::vector<bpf::ProgramStats>& programs) {
-  uint64_t misses = 0;
-  for (const auto& p : programs) {
-    misses += p.recursion_misses;
-    auto it = programs_.find(p.name);
-    if (it == programs_.end()) {
-      prometheus::Labels l = {{"probe", "tcp"}, {"program", p.name}};
-      it = programs_
-               .emplace(p.name, std::make_pair(Mirrored{&probe_runs_.Add(l)},
-                                               Mirrored{&probe_run_seconds_.Add(l)}))
-               .first;
-    }
-    auto& [runs, time] = it->second;
-    Mirror(*runs.counter, runs.last, p.run_count);
-    if (p.run_time_ns > time.last)
-      time.counter->Increment(double(p.run_time_ns - time.last) * 1e-9);
-    time.last = p.run_time_ns;
-  }
-  Mirror(*program_not_run_.counter, program_not_run_.last, misses);
+  return c;
 }
 
 }  // namespace sightline::metrics

@@ -15,12 +15,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <string>
 #include <unordered_map>
-#include <vector>
 
-#include "bpf/libbpf_setup.h"
 #include "bpf/tcp_probe.h"
 #include "metrics/series_budget.h"
 #include "process/process_table.h"
@@ -35,17 +31,15 @@ class TcpMetrics {
              process::ProcessTable& processes, size_t series_budget,
              std::function<bool(uint32_t)> alive);
 
-  // Reads the kernel side and updates every counter.
-  void Sweep(bpf::TcpStatsReader& reader, uint64_t now_ns);
-  // Per-program run statistics of the probe (runs the kernel skipped are lost events).
-  void UpdatePrograms(const std::vector<bpf::ProgramStats>& programs);
+  // Reads the kernel side and updates every counter. Returns the probe's
+  // kernel counters as read, for its lost events (SelfMetrics::UpdateTcpKernel).
+  std::array<uint64_t, SL_TCP_CNT_MAX> Sweep(bpf::TcpStatsReader& reader, uint64_t now_ns);
 
   // Processes whose last counters are remembered (for tests and bounds).
   size_t tracked_processes() const { return last_.size(); }
 
  private:
   void Add(uint32_t tgid, const sl_tcp_stats& delta, uint64_t now_ns);
-  void Mirror(prometheus::Counter& c, uint64_t& last, uint64_t cumulative);
 
   process::ProcessTable& processes_;
   std::function<bool(uint32_t)> alive_;
@@ -56,18 +50,13 @@ class TcpMetrics {
   BudgetedCounter retransmits_;
   BudgetedCounter resets_;
   prometheus::Family<prometheus::Counter>& unattributed_;
-  prometheus::Family<prometheus::Counter>& lost_;
-  prometheus::Family<prometheus::Counter>& probe_runs_;
-  prometheus::Family<prometheus::Counter>& probe_run_seconds_;
 
   std::unordered_map<uint32_t, sl_tcp_stats> last_;  // per tgid, as last read
-  struct Mirrored {
-    prometheus::Counter* counter;
+  struct Unattributed {
+    prometheus::Counter* counter = nullptr;  // nullptr: not an unattributed event
     uint64_t last = 0;
   };
-  std::array<Mirrored, SL_TCP_CNT_MAX> kernel_counters_{};
-  Mirrored program_not_run_{};
-  std::map<std::string, std::pair<Mirrored, Mirrored>> programs_;  // runs, run time (ns)
+  std::array<Unattributed, SL_TCP_CNT_MAX> unattributed_counters_{};
 };
 
 // Field-wise a - b for cumulative counters; a field that went down (an entry
