@@ -83,7 +83,6 @@ class Alerting {
   // Delivers what is queued for up to `drain_seconds`, then stops.
   void Stop(double drain_seconds) { notifier_.Stop(drain_seconds); }
 
-  const Engine& engine() const { return engine_; }
   size_t channels() const { return notifier_.channels(); }
 
  private:

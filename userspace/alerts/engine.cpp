@@ -89,12 +89,6 @@ Engine::Engine(prometheus::Registry& registry, RuleSet rules, Notify notify, std
                         "(service_name is empty for node-level alerts)")
                   .Register(registry)) {}
 
-uint32_t Engine::max_window_seconds() const {
-  uint32_t w = 1;
-  for (const auto& r : rules_.rules) w = std::max(w, r.window_seconds);
-  return w;
-}
-
 size_t Engine::firing() const {
   size_t n = 0;
   for (const auto& [key, s] : states_) n += s.active != Severity::kNone;

@@ -84,8 +84,6 @@ class Engine {
 
   const RuleSet& rules() const { return rules_; }
   size_t firing() const;
-  // The longest window a rule reads.
-  uint32_t max_window_seconds() const;
 
  private:
   struct State {

@@ -230,12 +230,12 @@ Rule ParseRule(const YAML::Node& n, const std::string& where) {
   }
   if (n["service"]) r.service = Scalar(n["service"], where + ".service");
   if (n["service_regex"]) {
-    r.service_regex_text = Scalar(n["service_regex"], where + ".service_regex");
+    const std::string text = Scalar(n["service_regex"], where + ".service_regex");
     try {
-      r.service_regex.emplace(r.service_regex_text, std::regex::ECMAScript);
+      r.service_regex.emplace(text, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
       Fail(n["service_regex"],
-           where + ": invalid regular expression '" + r.service_regex_text + "': " + e.what());
+           where + ": invalid regular expression '" + text + "': " + e.what());
     }
   }
   if (IsNodeSignal(r.signal) && (!r.service.empty() || r.service_regex)) {
@@ -316,12 +316,6 @@ bool IsNodeSignal(Signal s) {
          s == Signal::kEventsLostRate;
 }
 
-bool NeedsMinRequests(Signal s) {
-  return s == Signal::kHttpErrorRate || s == Signal::kHttpP95Latency ||
-         s == Signal::kHttpP99Latency || s == Signal::kGenAiErrorRate ||
-         s == Signal::kGenAiRateLimitedRatio;
-}
-
 Severity Rule::Level(double value) const {
   for (int i = 2; i >= 0; --i) {
     if (levels[i] && Breaches(comparison, value, *levels[i])) return static_cast<Severity>(i + 1);
@@ -339,8 +333,6 @@ bool Rule::Applies(const std::string& service_name) const {
   if (service_regex) return std::regex_match(service_name, *service_regex);
   return true;
 }
-
-std::string_view DefaultRulesYaml() { return kDefaultRules; }
 
 RuleSet DefaultRules() {
   std::string error;

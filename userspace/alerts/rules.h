@@ -55,8 +55,6 @@ std::string_view SignalName(Signal s);
 std::optional<Signal> SignalByName(std::string_view name);
 // Node-level signals have one value for the host, not one per service.
 bool IsNodeSignal(Signal s);
-// Ratios and percentiles need min_requests observations in the window.
-bool NeedsMinRequests(Signal s);
 
 struct Rule {
   std::string name;  // alertname; defaults to the metric name
@@ -74,7 +72,6 @@ struct Rule {
   // Service scope: exact name, or a regular expression over the whole name.
   std::string service;
   std::optional<std::regex> service_regex;
-  std::string service_regex_text;
   int line = 0;  // 1-based line in its file; 0 for a built-in rule
 
   std::optional<double> threshold(Severity s) const {
@@ -91,9 +88,8 @@ struct RuleSet {
   std::vector<Rule> rules;
 };
 
-// The built-in rules (see DefaultRulesYaml for their text).
+// The built-in rules.
 RuleSet DefaultRules();
-std::string_view DefaultRulesYaml();
 
 // Parses a rules file's text and lays it over `defaults` (see the top of
 // this file). On error returns nullopt and sets *error to "line N: what".

@@ -264,12 +264,12 @@ Rule ParseRule(const YAML::Node& n, size_t index, std::set<std::string>& names) 
     }
   }
   if (match["service"]) {
-    r.service_text = Scalar(match["service"], where + ".match.service");
+    const std::string text = Scalar(match["service"], where + ".match.service");
     try {
-      r.service.emplace(r.service_text, std::regex::ECMAScript | std::regex::optimize);
+      r.service.emplace(text, std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
       Fail(match["service"], where + ".match.service: invalid regular expression '" +
-                                 r.service_text + "': " + e.what());
+                                 text + "': " + e.what());
     }
   }
 
@@ -297,24 +297,6 @@ Rule ParseRule(const YAML::Node& n, size_t index, std::set<std::string>& names) 
 }
 
 }  // namespace
-
-std::string_view SourceName(Source s) {
-  switch (s) {
-    case Source::kRequestBody:
-      return "request_body";
-    case Source::kResponseBody:
-      return "response_body";
-    case Source::kRoute:
-      return "route";
-    case Source::kRequestHeader:
-      return "request_header";
-    case Source::kResponseHeader:
-      return "response_header";
-    case Source::kQuery:
-      return "query";
-  }
-  return "unknown";
-}
 
 bool Rule::Uses(Source s) const {
   if (value && value->source == s) return true;

@@ -43,7 +43,6 @@ enum class Source : uint8_t {
 
 // "request_body", "response_body", "route", "request_header",
 // "response_header", "query".
-std::string_view SourceName(Source s);
 
 struct Extractor {
   Source source = Source::kRequestBody;
@@ -73,7 +72,6 @@ struct Rule {
   SideMatch side = SideMatch::kServer;
   std::vector<std::pair<int, int>> status;  // inclusive ranges; empty: any status
   std::optional<std::regex> service;        // matched against the whole service_name
-  std::string service_text;
 
   std::vector<LabelRule> labels;
   std::optional<Extractor> value;  // counter: 1 per match when absent; gauge: required

@@ -100,7 +100,6 @@ std::optional<std::string> Validate(const Options& o) {
     std::string error;
     if (!alerts::LoadRules(o.alert_rules, &error)) return "--alert-rules: " + error;
   }
-  if (!logs::ParseMode(o.access_log)) return "--access-log: must be off, sample or all";
   if (!(o.access_log_sample_rate >= 0 && o.access_log_sample_rate <= 1)) {
     return "--access-log-sample-rate: must be between 0 and 1";
   }

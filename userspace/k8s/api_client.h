@@ -42,7 +42,6 @@ class ApiClient {
   // "transport" (a node's pod list is a few MB at most).
   HttpResult Get(const std::string& path_and_query);
 
-  const ApiConfig& config() const { return config_; }
 
  private:
   ApiConfig config_;

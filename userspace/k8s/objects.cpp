@@ -105,7 +105,6 @@ Workload WorkloadOf(const Pod& pod, const std::optional<OwnerRef>& grand) {
   Workload w;
   w.namespace_name = pod.namespace_name;
   w.pod_name = pod.name;
-  w.pod_uid = pod.uid;
   if (!pod.controller) {
     w.kind = "Pod";  // a bare pod is its own workload
     w.name = pod.name;

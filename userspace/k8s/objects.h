@@ -33,7 +33,6 @@ struct Workload {
   std::string kind;  // Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, Pod, ...
   std::string name;
   std::string pod_name;
-  std::string pod_uid;
   std::string container_name;  // "" when only the pod is known
 };
 

@@ -147,7 +147,6 @@ void Session::Feed(Stream s, std::string_view data, uint64_t ts, db::Sink& sink)
 bool Session::StartHeader(StreamState& st, bool frontend, db::Sink& sink) {
   const bool startup = st.phase == Phase::kStartup;
   st.header_len = 0;
-  st.cut = false;
   ReleaseBuffer(&st.body);
   if (startup) {
     const uint32_t len = ReadBe32(st.header.data());
@@ -187,7 +186,6 @@ bool Session::StartHeader(StreamState& st, bool frontend, db::Sink& sink) {
   }
   if (whole && st.body_left > keep) {
     sink.OnError("message_too_large");
-    st.cut = true;
   }
   st.keep = static_cast<size_t>(std::min<uint64_t>(keep, st.body_left));
   st.phase = Phase::kBody;
@@ -521,10 +519,7 @@ void Session::OnGap(Stream s, uint64_t n, uint64_t ts_ns, db::Sink& sink) {
   if (st.phase == Phase::kBody && n <= st.body_left) {
     // Inside one body: the framing survives; what is kept ends here.
     st.body_left -= n;
-    if (st.body.size() < st.keep) {
-      st.keep = st.body.size();
-      st.cut = true;
-    }
+    st.keep = std::min(st.keep, st.body.size());
     if (st.body_left == 0) FinishMessage(s, ts_ns, sink);
     return;
   }

@@ -85,7 +85,6 @@ class Session : public db::Session {
     char type = 0;           // '\0' for an untyped startup packet
     uint64_t body_left = 0;  // body bytes still to come
     size_t keep = 0;         // body bytes worth keeping
-    bool cut = false;        // kept bytes are not the whole body
     std::string body;        // the kept prefix of the body
     uint64_t start_ns = 0;   // first byte of the current message
   };
