@@ -3,11 +3,12 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
+
+#include "util/text.h"
 
 namespace sightline::alerts {
 namespace {
@@ -21,16 +22,10 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   const size_t len = size * n;
   std::string_view line(data, len);
   constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    bool match = true;
-    for (size_t i = 0; i < kName.size() && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
-    }
-    if (match) {
-      std::string_view v = line.substr(kName.size());
-      while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
-      static_cast<Answer*>(user)->retry_after = std::string(v);
-    }
+  if (line.size() > kName.size() && text::EqualsIgnoreCase(line.substr(0, kName.size()), kName)) {
+    std::string_view v = line.substr(kName.size());
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+    static_cast<Answer*>(user)->retry_after = std::string(v);
   }
   return len;
 }

@@ -4,17 +4,14 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "util/text.h"
+
 namespace sightline::business {
 namespace {
 
 bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using text::EqualsIgnoreCase;
+using text::Trim;
 
 // Calls fn(segment) for each non-empty '/'-separated segment until it returns
 // false; what the route normaliser calls segments.
@@ -31,7 +28,7 @@ void ForEachSegment(std::string_view path, Fn fn) {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
+  c = text::ToLower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
@@ -177,14 +174,11 @@ std::optional<std::string> QueryParam(std::string_view target, std::string_view 
 
 bool IsJsonContentType(std::string_view value) {
   std::string_view type = Trim(value.substr(0, value.find(';')));
-  auto equals = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return Lower(x) == Lower(y); });
-  };
   constexpr std::string_view kApp = "application/";
-  if (type.size() <= kApp.size() || !equals(type.substr(0, kApp.size()), kApp)) return false;
+  if (type.size() <= kApp.size() || !EqualsIgnoreCase(type.substr(0, kApp.size()), kApp)) return false;
   const std::string_view sub = type.substr(kApp.size());
-  return equals(sub, "json") || (sub.size() > 5 && equals(sub.substr(sub.size() - 5), "+json"));
+  return EqualsIgnoreCase(sub, "json") ||
+         (sub.size() > 5 && EqualsIgnoreCase(sub.substr(sub.size() - 5), "+json"));
 }
 
 bool TruncateLabel(std::string* value, size_t max) {

@@ -9,6 +9,7 @@
 #include "config/yaml_file.h"
 #include "metrics/route.h"
 #include "metrics/series_budget.h"
+#include "util/text.h"
 
 namespace sightline::business {
 namespace {
@@ -30,8 +31,6 @@ bool IsLabelName(std::string_view s) {
   return !s.empty() && IsNameStart(s[0]) && std::all_of(s.begin(), s.end(), IsNameChar);
 }
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 size_t Size(const YAML::Node& n, const std::string& where, size_t min, size_t max) {
   const std::string s = Scalar(n, where);
   size_t v = 0;
@@ -51,7 +50,7 @@ void ParseStatus(const YAML::Node& n, const std::string& where, Rule& r) {
       r.status.clear();
       return false;
     }
-    if (s.size() == 3 && s[0] >= '1' && s[0] <= '5' && Lower(s[1]) == 'x' && Lower(s[2]) == 'x') {
+    if (s.size() == 3 && s[0] >= '1' && s[0] <= '5' && text::ToLower(s[1]) == 'x' && text::ToLower(s[2]) == 'x') {
       const int base = (s[0] - '0') * 100;
       r.status.emplace_back(base, base + 99);
       return true;
@@ -155,7 +154,7 @@ Extractor ParseExtractor(const YAML::Node& n, const std::string& where, const Ru
                                         [](char c) { return IsNameChar(c) || c == '-'; })) {
         Fail(key, where + ".header: '" + e.key + "' is not a header name");
       }
-      std::transform(e.key.begin(), e.key.end(), e.key.begin(), Lower);
+      e.key = text::Lowered(e.key);
       break;
     case Source::kQuery:
       if (e.key.empty()) Fail(key, where + ".param: empty query parameter name");

@@ -4,7 +4,7 @@
 
 #include "genai/decode.h"
 #include "genai/sse.h"
-#include "genai/text.h"
+#include "util/text.h"
 
 namespace sightline::genai {
 namespace {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "genai/provider.h"
-#include "genai/text.h"
+#include "util/text.h"
 
 namespace sightline::genai {
 namespace {

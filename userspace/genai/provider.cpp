@@ -6,7 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "genai/text.h"
+#include "util/text.h"
 
 namespace sightline::genai {
 namespace {

@@ -4,19 +4,14 @@
 #include <ctime>
 
 #include "metrics/http_metrics.h"
+#include "util/text.h"
 
 namespace sightline::logs {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-std::string Lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
+using text::Lowered;
 
 double Milliseconds(uint64_t from_ns, uint64_t to_ns) {
   const double ms = to_ns > from_ns ? double(to_ns - from_ns) / 1e6 : 0.0;

@@ -3,6 +3,8 @@
 #include <array>
 #include <fstream>
 
+#include "util/text.h"
+
 namespace sightline::logs {
 namespace {
 
@@ -15,15 +17,7 @@ bool IsSlackChar(char c) { return IsWord(c) || c == '-'; }
 bool IsLocalChar(char c) {
   return IsWord(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
-char Lower(char c) { return IsUpper(c) ? char(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
+using text::EqualsIgnoreCase;
 
 // Length of the run of `pred` characters from `i`.
 template <typename Pred>

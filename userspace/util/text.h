@@ -1,13 +1,19 @@
-// Small text helpers shared by the AI API request and response readers.
+// Small ASCII text helpers: case-insensitive comparison, trimming, cutting.
 #pragma once
 
 #include <algorithm>
 #include <string>
 #include <string_view>
 
-namespace sightline::genai::text {
+namespace sightline::text {
 
 inline char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string Lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ToLower(c);
+  return out;
+}
 
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -23,4 +29,4 @@ inline std::string_view Trim(std::string_view s) {
 
 inline std::string Cut(std::string_view s, size_t max) { return std::string(s.substr(0, max)); }
 
-}  // namespace sightline::genai::text
+}  // namespace sightline::text
