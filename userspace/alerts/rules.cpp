@@ -122,14 +122,7 @@ double Number(const YAML::Node& n, const std::string& where) {
 }
 
 uint32_t Whole(const YAML::Node& n, const std::string& where, uint32_t min, uint32_t max) {
-  const std::string s = Scalar(n, where);
-  uint32_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
-    Fail(n, where + ": must be a whole number between " + std::to_string(min) + " and " +
-                std::to_string(max) + ", got '" + s + "'");
-  }
-  return v;
+  return config::yaml::Whole<uint32_t>(n, where, min, max);
 }
 
 bool Bool(const YAML::Node& n, const std::string& where) {

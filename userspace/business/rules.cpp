@@ -32,14 +32,7 @@ bool IsLabelName(std::string_view s) {
 }
 
 size_t Size(const YAML::Node& n, const std::string& where, size_t min, size_t max) {
-  const std::string s = Scalar(n, where);
-  size_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
-    Fail(n, where + ": must be a whole number between " + std::to_string(min) + " and " +
-                std::to_string(max) + ", got '" + s + "'");
-  }
-  return v;
+  return config::yaml::Whole<size_t>(n, where, min, max);
 }
 
 // "2xx", "201", "200-299" or "any"; several in a list.

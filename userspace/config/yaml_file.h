@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <initializer_list>
 #include <optional>
@@ -42,6 +43,19 @@ inline void OnlyKeys(const YAML::Node& n, std::string_view where,
 inline std::string Scalar(const YAML::Node& n, const std::string& where) {
   if (!n.IsScalar()) Fail(n, where + ": must be a single value");
   return n.Scalar();
+}
+
+// A whole number in [min, max].
+template <typename T>
+T Whole(const YAML::Node& n, const std::string& where, T min, T max) {
+  const std::string s = Scalar(n, where);
+  T v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
+    Fail(n, where + ": must be a whole number between " + std::to_string(min) + " and " +
+                std::to_string(max) + ", got '" + s + "'");
+  }
+  return v;
 }
 
 // "line N: message" for an error thrown while reading a file.
