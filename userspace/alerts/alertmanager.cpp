@@ -1,6 +1,6 @@
 #include "alerts/alertmanager.h"
 
-#include <cstdio>
+#include <cmath>
 
 #include "alerts/http.h"
 
@@ -11,13 +11,6 @@ namespace {
 // second and the queue may hold it briefly.
 constexpr int64_t kRefreshMarginMs = 120'000;
 constexpr int64_t kTestLifetimeMs = 300'000;
-
-std::string Num(double v) {
-  if (v != v) return "";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
 
 nlohmann::json One(const Alert& a, Severity severity, int64_t ends_at_ms) {
   nlohmann::json labels = {
@@ -30,13 +23,14 @@ nlohmann::json One(const Alert& a, Severity severity, int64_t ends_at_ms) {
   if (!a.service.empty()) labels["service_name"] = a.service;
   for (const auto& [name, value] : a.PodLabels()) labels[name] = value;
   nlohmann::json annotations = {{"summary", a.Summary()}};
-  if (!Num(a.value).empty()) annotations["value"] = Num(a.value);
-  if (!Num(a.threshold).empty()) {
-    annotations["threshold"] = std::string(ComparisonSymbol(a.comparison)) + " " + Num(a.threshold);
+  if (!std::isnan(a.value)) annotations["value"] = FormatValue(a.value);
+  if (!std::isnan(a.threshold)) {
+    annotations["threshold"] =
+        std::string(ComparisonSymbol(a.comparison)) + " " + FormatValue(a.threshold);
   }
   return {{"labels", labels},
           {"annotations", annotations},
-          {"startsAt", Rfc3339(a.starts_at_ms ? a.starts_at_ms : a.at_ms)},
+          {"startsAt", Rfc3339(a.since_ms())},
           {"endsAt", Rfc3339(ends_at_ms)}};
 }
 

@@ -9,14 +9,25 @@ namespace {
 
 constexpr uint64_t kNsPerSecond = 1'000'000'000ull;
 
-std::string Number(double v) {
+}  // namespace
+
+std::string FormatValue(double v) {
   if (std::isnan(v)) return "no data";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
 }
 
-}  // namespace
+std::string_view Alert::StatusWord() const {
+  switch (kind) {
+    case AlertKind::kResolved:
+      return "RESOLVED";
+    case AlertKind::kTest:
+      return "TEST";
+    default:
+      return "FIRING";
+  }
+}
 
 std::string_view AlertKindName(AlertKind k) {
   switch (k) {
@@ -64,10 +75,10 @@ std::string Alert::Summary() const {
   if (kind == AlertKind::kTest) {
     s += "test: a test alert from sightline, no action needed";
   } else if (resolved()) {
-    s += "resolved: " + metric + " " + Number(value);
+    s += "resolved: " + metric + " " + FormatValue(value);
   } else {
-    s += std::string(SeverityName(severity)) + ": " + metric + " " + Number(value) + " " +
-         std::string(ComparisonSymbol(comparison)) + " " + Number(threshold);
+    s += std::string(SeverityName(severity)) + ": " + metric + " " + FormatValue(value) + " " +
+         std::string(ComparisonSymbol(comparison)) + " " + FormatValue(threshold);
     s += " over " + std::to_string(window_seconds) + "s";
   }
   if (!service.empty()) {

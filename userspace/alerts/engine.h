@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,10 @@ enum class AlertKind : uint8_t { kFiring, kRepeat, kResolved, kTest };
 
 // "firing", "repeat", "resolved", "test".
 std::string_view AlertKindName(AlertKind k);
+
+// A value or threshold for people: "%.6g", "no data" for NaN (a window
+// without data to judge).
+std::string FormatValue(double v);
 
 // One notification, as every channel receives it.
 struct Alert {
@@ -64,6 +69,10 @@ struct Alert {
   std::string host;                  // the node's name
 
   bool resolved() const { return kind == AlertKind::kResolved; }
+  // When it started firing (a test alert: now), Unix ms.
+  int64_t since_ms() const { return starts_at_ms ? starts_at_ms : at_ms; }
+  // "FIRING" (repeats too), "RESOLVED" or "TEST", for people.
+  std::string_view StatusWord() const;
   // Identical for every notification of one alert (PagerDuty dedup_key).
   std::string DedupKey() const;
   // One line: "HighHttpErrorRate warning: http_error_rate 0.3 > 0.2 (service checkout)".

@@ -1,22 +1,10 @@
 #include "alerts/slack.h"
 
-#include <cstdio>
 
 #include "alerts/http.h"
 
 namespace sightline::alerts {
 namespace {
-
-std::string Status(const Alert& a) {
-  switch (a.kind) {
-    case AlertKind::kResolved:
-      return "RESOLVED";
-    case AlertKind::kTest:
-      return "TEST";
-    default:
-      return "FIRING";
-  }
-}
 
 std::string Color(const Alert& a) {
   if (a.kind == AlertKind::kResolved) return "#2eb886";
@@ -33,13 +21,6 @@ std::string Color(const Alert& a) {
 
 nlohmann::json Field(const std::string& title, const std::string& value) {
   return {{"title", title}, {"value", value}, {"short", true}};
-}
-
-std::string Num(double v) {
-  if (v != v) return "no data";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 class SlackChannel : public Channel {
@@ -63,17 +44,17 @@ nlohmann::json SlackPayload(const Alert& a, const std::string& channel) {
   fields.push_back(Field("Service", a.service.empty() ? "(node)" : a.service));
   for (const auto& [title, value] : a.PodFields()) fields.push_back(Field(title, value));
   fields.push_back(Field("Metric", a.metric));
-  fields.push_back(Field("Value", Num(a.value)));
+  fields.push_back(Field("Value", FormatValue(a.value)));
   if (a.kind != AlertKind::kResolved && a.kind != AlertKind::kTest) {
     fields.push_back(
-        Field("Threshold", std::string(ComparisonSymbol(a.comparison)) + " " + Num(a.threshold)));
+        Field("Threshold", std::string(ComparisonSymbol(a.comparison)) + " " + FormatValue(a.threshold)));
   }
   fields.push_back(Field("Host", a.host));
   nlohmann::json attachment = {{"color", Color(a)},     {"title", a.alertname},
                                {"text", a.Summary()},   {"fields", fields},
                                {"footer", "sightline"}, {"ts", a.at_ms / 1000}};
   nlohmann::json msg = {{"username", "sightline"},
-                        {"text", "[" + Status(a) + "] " + a.Summary()},
+                        {"text", "[" + std::string(a.StatusWord()) + "] " + a.Summary()},
                         {"attachments", nlohmann::json::array({attachment})}};
   if (!channel.empty()) msg["channel"] = channel;
   return msg;

@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -11,13 +10,6 @@
 
 namespace sightline::alerts {
 namespace {
-
-std::string Num(double v) {
-  if (v != v) return "no data";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
 
 std::string RfcDate(int64_t unix_ms) {
   const time_t s = static_cast<time_t>(unix_ms / 1000);
@@ -120,10 +112,7 @@ std::string SmtpUrl(const SmtpConfig& c) {
 }
 
 std::string EmailMessage(const Alert& a, const SmtpConfig& c, const std::string& message_id) {
-  std::string status = a.kind == AlertKind::kResolved ? "RESOLVED"
-                       : a.kind == AlertKind::kTest   ? "TEST"
-                                                      : "FIRING";
-  std::string subject = "[sightline] " + status + " " +
+  std::string subject = "[sightline] " + std::string(a.StatusWord()) + " " +
                         (a.kind == AlertKind::kFiring || a.kind == AlertKind::kRepeat
                              ? std::string(SeverityName(a.severity)) + " "
                              : "") +
@@ -149,12 +138,12 @@ std::string EmailMessage(const Alert& a, const SmtpConfig& c, const std::string&
     m += title + ":" + std::string(title.size() < 10 ? 10 - title.size() : 1, ' ') + value + "\r\n";
   }
   m += "Metric:    " + a.metric + "\r\n";
-  m += "Value:     " + Num(a.value) + "\r\n";
+  m += "Value:     " + FormatValue(a.value) + "\r\n";
   if (a.kind != AlertKind::kResolved && a.kind != AlertKind::kTest) {
-    m += "Threshold: " + std::string(ComparisonSymbol(a.comparison)) + " " + Num(a.threshold) +
+    m += "Threshold: " + std::string(ComparisonSymbol(a.comparison)) + " " + FormatValue(a.threshold) +
          " over " + std::to_string(a.window_seconds) + "s\r\n";
   }
-  m += "Since:     " + Rfc3339(a.starts_at_ms ? a.starts_at_ms : a.at_ms) + "\r\n";
+  m += "Since:     " + Rfc3339(a.since_ms()) + "\r\n";
   m += "Host:      " + a.host + "\r\n";
   return m;
 }

@@ -34,7 +34,7 @@ nlohmann::json WebhookPayload(const Alert& a) {
                       {"comparison", std::string(ComparisonName(a.comparison))},
                       {"window_seconds", a.window_seconds},
                       {"summary", a.Summary()},
-                      {"starts_at", Rfc3339(a.starts_at_ms ? a.starts_at_ms : a.at_ms)},
+                      {"starts_at", Rfc3339(a.since_ms())},
                       {"at", Rfc3339(a.at_ms)},
                       {"dedup_key", a.DedupKey()},
                       {"host", a.host}};
