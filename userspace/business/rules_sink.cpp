@@ -109,11 +109,12 @@ bool RulesSink::FollowBody(const conn::ConnectionInfo& conn, uint64_t exchange, 
   uint64_t mask = Candidates(side, head);
   if (mask == 0) return next;
   const RuleSet& set = engine_.rules();
+  const std::string* service = nullptr;  // looked up once, when a candidate names a service
   for (size_t i = 0; i < set.rules.size(); ++i) {
     const Rule& r = set.rules[i];
-    if ((mask >> i & 1) && r.service && !std::regex_match(service_of_(conn).service_name, *r.service)) {
-      mask &= ~(uint64_t(1) << i);
-    }
+    if (!(mask >> i & 1) || !r.service) continue;
+    if (!service) service = &service_of_(conn).service_name;
+    if (!std::regex_match(*service, *r.service)) mask &= ~(uint64_t(1) << i);
   }
   if (mask == 0) return next;
   if (exchanges_.size() >= set.max_in_flight) {

@@ -227,6 +227,10 @@ int RunDaemon(const config::Options& o) {
   genai::CallFanout calls;
   calls.Add(&genai_metrics);
   genai::Accountant accountant(ao, http, calls);
+  // The process on a connection, for the sinks that label by service.
+  auto service_of = [&processes](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
+    return processes.Lookup(c.pid, c.comm, MonotonicNs());
+  };
   // Business rules, when given, see every exchange first and pass it on to the accountant.
   std::unique_ptr<business::Engine> business_engine;
   std::unique_ptr<business::RulesSink> business_rules;
@@ -241,11 +245,7 @@ int RunDaemon(const config::Options& o) {
     business_engine =
         std::make_unique<business::Engine>(*registry, http.dropped_family(), o.series_budget);
     business_engine->Install(std::move(*rules));
-    business_rules = std::make_unique<business::RulesSink>(
-        *business_engine, accountant,
-        [&processes](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
-          return processes.Lookup(c.pid, c.comm, MonotonicNs());
-        });
+    business_rules = std::make_unique<business::RulesSink>(*business_engine, accountant, service_of);
     chain = business_rules.get();
     spdlog::info("business rules: {} metrics from {}", business_engine->rules().rules.size(),
                  o.business_rules);
@@ -285,9 +285,6 @@ int RunDaemon(const config::Options& o) {
     alerting = std::make_unique<alerts::Alerting>(*registry, std::move(*alert_rules),
                                                   std::move(*channels), alerts::NotifierOptions{},
                                                   alerts::HostName());
-    auto service_of = [&processes](const conn::ConnectionInfo& c) -> const process::ProcessInfo& {
-      return processes.Lookup(c.pid, c.comm, MonotonicNs());
-    };
     alert_sink = std::make_unique<alerts::SignalSink>(alerting->signals(), *chain, service_of,
                                                       MonotonicNs);
     alert_calls = std::make_unique<alerts::CallSignalSink>(alerting->signals(), service_of,
@@ -436,10 +433,11 @@ int RunDaemon(const config::Options& o) {
       pipeline.Sweep(now);
       if (k8s_stack) k8s_stack->Sweep(now);
       if (access_log) access_log->Sweep(now);
-      self.UpdateKernel("sockets", probe->ReadCounters(), probe->ReadProgramStats());
+      const auto socket_counters = probe->ReadCounters();
+      self.UpdateKernel("sockets", socket_counters, probe->ReadProgramStats());
       self.UpdateGenAi(accountant.stats(), accountant.in_flight());
-      alerting->Tick(alerts::ReadNode(*host_collector, alerts::LostEvents(probe->ReadCounters())),
-                     now, WallMs());
+      alerting->Tick(alerts::ReadNode(*host_collector, alerts::LostEvents(socket_counters)), now,
+                     WallMs());
       if (tls_probe) {
         self.UpdateTlsKernel(tls_probe->ReadCounters(), tls_probe->ReadProgramStats());
         self.UpdateTlsVisibility(tls_manager->Summary());
