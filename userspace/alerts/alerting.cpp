@@ -45,17 +45,9 @@ CallSignalSink::CallSignalSink(Signals& signals, SignalSink::ServiceOf service_o
       pricing_(std::move(pricing)) {}
 
 void CallSignalSink::OnCall(const conn::ConnectionInfo& conn, const genai::Call& call) {
-  double cost = 0;
-  const auto& o = call.outcome;
-  if (o.usage && pricing_) {
-    const auto* entry =
-        pricing_->Lookup(call.detection.provider, o.response_model, call.detection.request_model);
-    if (entry) {
-      const auto& u = *o.usage;
-      cost = genai::Cost(*entry, {u.input, u.cache_read, u.cache_creation, u.output, u.reasoning});
-    }
-  }
-  const bool error = !call.answered || !o.error_type.empty();
+  // Unpriced calls add no cost.
+  const double cost = genai::CallCost(pricing_.get(), call).value_or(0);
+  const bool error = !call.answered || !call.outcome.error_type.empty();
   const process::ProcessInfo& proc = service_of_(conn);
   signals_.ObserveAiCall(proc.key, proc.labels, call.status, error, cost, now_ns_());
 }

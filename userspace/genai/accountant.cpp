@@ -198,4 +198,14 @@ void Accountant::OnHttpError(const conn::ConnectionInfo& conn, http1::ErrorKind 
   http_.OnHttpError(conn, kind);
 }
 
+std::optional<double> CallCost(const PricingTable* pricing, const Call& call) {
+  const auto& o = call.outcome;
+  if (!o.usage || !pricing) return std::nullopt;
+  const PriceEntry* entry =
+      pricing->Lookup(call.detection.provider, o.response_model, call.detection.request_model);
+  if (!entry) return std::nullopt;
+  const Usage& u = *o.usage;
+  return Cost(*entry, TokenCounts{u.input, u.cache_read, u.cache_creation, u.output, u.reasoning});
+}
+
 }  // namespace sightline::genai

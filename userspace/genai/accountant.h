@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conn/tracker.h"
+#include "genai/pricing.h"
 #include "genai/provider.h"
 
 namespace sightline::genai {
@@ -37,6 +38,11 @@ struct Call {
   uint64_t response_end_ns = 0;
   std::vector<std::pair<std::string, double>> rate_limits;  // remaining, by limit type
 };
+
+// What `call` cost in USD by `pricing` (response model, then request model);
+// nullopt when the call reported no usage or its model has no price (an
+// unpriced call is never a $0 call).
+std::optional<double> CallCost(const PricingTable* pricing, const Call& call);
 
 class CallSink {
  public:

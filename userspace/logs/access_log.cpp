@@ -312,14 +312,8 @@ void AccessLog::OnCall(const conn::ConnectionInfo& conn, const genai::Call& call
     j["cache_read_tokens"] = u.cache_read;
     j["cache_creation_tokens"] = u.cache_creation;
     j["reasoning_tokens"] = u.reasoning;
-    const genai::PriceEntry* entry =
-        pricing_ ? pricing_->Lookup(d.provider, o.response_model, d.request_model) : nullptr;
     // Unpriced: no cost field at all, never a zero.
-    if (entry) {
-      j["cost_usd"] = genai::Cost(
-          *entry,
-          genai::TokenCounts{u.input, u.cache_read, u.cache_creation, u.output, u.reasoning});
-    }
+    if (auto cost = genai::CallCost(pricing_.get(), call)) j["cost_usd"] = *cost;
   }
   if (d.stream && o.first_chunk_ns) {
     j["ttft_ms"] = Milliseconds(call.request_start_ns, *o.first_chunk_ns);

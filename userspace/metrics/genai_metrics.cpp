@@ -144,9 +144,8 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
   prometheus::Labels priced = ServiceLabels(proc, {{"gen_ai_provider_name", provider},
                                                   {"gen_ai_request_model", d.request_model},
                                                   {"gen_ai_response_model", response_model}});
-  const genai::PriceEntry* entry =
-      pricing_ ? pricing_->Lookup(provider, response_model, d.request_model) : nullptr;
-  if (!entry) {
+  const std::optional<double> cost = genai::CallCost(pricing_.get(), call);
+  if (!cost) {
     unpriced_.Get(priced).Increment();
     // Once per model, so that a busy unpriced model cannot flood the log.
     std::string key = provider + "/" + response_model + "/" + d.request_model;
@@ -158,8 +157,7 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
     }
     return;
   }
-  genai::TokenCounts t{u.input, u.cache_read, u.cache_creation, u.output, u.reasoning};
-  cost_.Get(priced).Increment(genai::Cost(*entry, t));
+  cost_.Get(priced).Increment(*cost);
 }
 
 }  // namespace sightline::metrics
