@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "util/text.h"
+#include "util/time.h"
 
 namespace sightline::alerts {
 namespace {
@@ -46,14 +47,7 @@ int64_t UnixNow() {
 }
 
 std::string Rfc3339(int64_t unix_ms) {
-  const time_t s = static_cast<time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return buf;
+  return util::Rfc3339Millis(static_cast<uint64_t>(unix_ms) * 1'000'000ull);
 }
 
 DeliveryResult PostJson(const std::string& url, std::string body) {

@@ -5,6 +5,7 @@
 
 #include "metrics/http_metrics.h"
 #include "util/text.h"
+#include "util/time.h"
 
 namespace sightline::logs {
 namespace {
@@ -66,15 +67,7 @@ std::optional<Mode> ParseMode(std::string_view text) {
   return std::nullopt;
 }
 
-std::string FormatTimestamp(uint64_t wall_ns) {
-  const time_t t = time_t(wall_ns / 1'000'000'000ull);
-  tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[40];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%03uZ", unsigned(wall_ns / 1'000'000ull % 1000));
-  return buf;
-}
+std::string FormatTimestamp(uint64_t wall_ns) { return util::Rfc3339Millis(wall_ns); }
 
 LogMetrics::LogMetrics(prometheus::Registry& registry)
     : lines_(prometheus::BuildCounter()
