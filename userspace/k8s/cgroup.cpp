@@ -1,6 +1,8 @@
 #include "k8s/cgroup.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace sightline::k8s {
 namespace {
@@ -102,6 +104,30 @@ CgroupIds ParseCgroup(std::string_view text) {
     if (best.pod_uid.empty()) best.pod_uid = std::move(ids.pod_uid);
   }
   return best;
+}
+
+CgroupCache::CgroupCache(std::string proc_root, size_t max_entries, uint64_t refresh_ns)
+    : proc_root_(std::move(proc_root)), max_entries_(max_entries), refresh_ns_(refresh_ns) {}
+
+const CgroupIds& CgroupCache::Get(uint32_t pid, uint64_t now_ns) {
+  auto it = entries_.find(pid);
+  if (it != entries_.end() && now_ns - it->second.read_ns < refresh_ns_) return it->second.ids;
+  if (it == entries_.end()) {
+    if (entries_.size() >= max_entries_) entries_.clear();
+    it = entries_.emplace(pid, Entry{}).first;
+  }
+  std::ifstream in(proc_root_ + "/" + std::to_string(pid) + "/cgroup");
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    it->second.ids = ParseCgroup(text.str());
+  }  // gone: keep what was known
+  it->second.read_ns = now_ns;
+  return it->second.ids;
+}
+
+void CgroupCache::Forget(uint64_t now_ns, uint64_t age_ns) {
+  std::erase_if(entries_, [&](const auto& kv) { return now_ns >= kv.second.read_ns + age_ns; });
 }
 
 }  // namespace sightline::k8s

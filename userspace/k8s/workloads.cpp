@@ -1,8 +1,5 @@
 #include "k8s/workloads.h"
 
-#include <fstream>
-#include <sstream>
-
 namespace sightline::k8s {
 namespace {
 
@@ -14,7 +11,7 @@ constexpr size_t kMaxPids = 65536;
 
 Workloads::Workloads(std::string proc_root, Metadata& metadata, prometheus::Registry& registry,
                      size_t max_info_series)
-    : proc_root_(std::move(proc_root)),
+    : cgroups_(std::move(proc_root), kMaxPids, kPidRefreshNs),
       metadata_(metadata),
       max_info_series_(max_info_series),
       info_(prometheus::BuildGauge()
@@ -29,23 +26,6 @@ Workloads::Workloads(std::string proc_root, Metadata& metadata, prometheus::Regi
                         .Register(registry)
                         .Add({})) {}
 
-const Workloads::PidEntry& Workloads::Ids(uint32_t pid, uint64_t now_ns) {
-  auto it = pids_.find(pid);
-  if (it != pids_.end() && now_ns < it->second.read_ns + kPidRefreshNs) return it->second;
-  if (it == pids_.end()) {
-    if (pids_.size() >= kMaxPids) pids_.clear();  // bounded: start over rather than grow
-    it = pids_.emplace(pid, PidEntry{}).first;
-  }
-  std::ifstream in(proc_root_ + "/" + std::to_string(pid) + "/cgroup");
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    it->second.ids = ParseCgroup(text.str());
-  }  // gone: keep what was known
-  it->second.read_ns = now_ns;
-  return it->second;
-}
-
 const Workload* Workloads::Find(const Snapshot& snap, const CgroupIds& ids) const {
   if (!ids.container_id.empty()) {
     if (auto it = snap.containers.find(ids.container_id); it != snap.containers.end()) {
@@ -59,13 +39,13 @@ const Workload* Workloads::Find(const Snapshot& snap, const CgroupIds& ids) cons
 }
 
 std::optional<Workload> Workloads::WorkloadOf(uint32_t pid, uint64_t now_ns) {
-  const PidEntry& e = Ids(pid, now_ns);
-  if (e.ids.container_id.empty() && e.ids.pod_uid.empty()) return std::nullopt;
+  const CgroupIds& ids = cgroups_.Get(pid, now_ns);
+  if (ids.container_id.empty() && ids.pod_uid.empty()) return std::nullopt;
   auto snap = metadata_.Current();
-  const Workload* w = Find(*snap, e.ids);
-  if (w && (!w->container_name.empty() || e.ids.container_id.empty())) return *w;
+  const Workload* w = Find(*snap, ids);
+  if (w && (!w->container_name.empty() || ids.container_id.empty())) return *w;
   // A container the last list did not have (started since): list again soon.
-  const std::string& id = e.ids.container_id.empty() ? e.ids.pod_uid : e.ids.container_id;
+  const std::string& id = ids.container_id.empty() ? ids.pod_uid : ids.container_id;
   if (asked_.size() >= kMaxPids) {  // bounded: start over rather than grow
     asked_.clear();
     pending_.clear();
@@ -78,12 +58,12 @@ std::optional<Workload> Workloads::WorkloadOf(uint32_t pid, uint64_t now_ns) {
 }
 
 void Workloads::Seen(uint32_t pid, const std::string& service_name, uint64_t now_ns) {
-  const PidEntry& e = Ids(pid, now_ns);
-  if (e.ids.container_id.empty() && e.ids.pod_uid.empty()) return;
+  const CgroupIds& ids = cgroups_.Get(pid, now_ns);
+  if (ids.container_id.empty() && ids.pod_uid.empty()) return;
   auto snap = metadata_.Current();
-  const Workload* w = Find(*snap, e.ids);
+  const Workload* w = Find(*snap, ids);
   if (!w) return;
-  InfoKey key{e.ids.container_id, e.ids.pod_uid, service_name};
+  InfoKey key{ids.container_id, ids.pod_uid, service_name};
   if (series_.count(key)) return;
   if (series_.size() >= max_info_series_) {
     info_dropped_.Increment();
@@ -100,8 +80,7 @@ void Workloads::Seen(uint32_t pid, const std::string& service_name, uint64_t now
 }
 
 bool Workloads::Sweep(uint64_t now_ns) {
-  std::erase_if(pids_,
-                [&](const auto& kv) { return now_ns >= kv.second.read_ns + 6 * kPidRefreshNs; });
+  cgroups_.Forget(now_ns, 6 * kPidRefreshNs);
   auto snap = metadata_.Current();
   if (snap->generation == swept_generation_) return false;
   swept_generation_ = snap->generation;

@@ -46,21 +46,15 @@ class Workloads {
   bool Sweep(uint64_t now_ns);
 
  private:
-  struct PidEntry {
-    CgroupIds ids;
-    uint64_t read_ns = 0;
-  };
-  const PidEntry& Ids(uint32_t pid, uint64_t now_ns);
   const Workload* Find(const Snapshot& snap, const CgroupIds& ids) const;
 
   // The process's cgroup ids (container id, pod uid) and its service name.
   using InfoKey = std::tuple<std::string, std::string, std::string>;
-  std::string proc_root_;
+  CgroupCache cgroups_;
   Metadata& metadata_;
   size_t max_info_series_;
   prometheus::Family<prometheus::Gauge>& info_;
   prometheus::Counter& info_dropped_;
-  std::unordered_map<uint32_t, PidEntry> pids_;
   struct Series {
     Workload labels;  // as exported: redone when the snapshot says otherwise
     prometheus::Gauge* gauge;

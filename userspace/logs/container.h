@@ -7,7 +7,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "k8s/cgroup.h"
 
 namespace sightline::logs {
 
@@ -22,14 +23,7 @@ class ContainerIds {
   const std::string& Lookup(uint32_t pid, uint64_t now_ns);
 
  private:
-  struct Entry {
-    std::string id;
-    uint64_t read_ns = 0;
-  };
-  std::string proc_root_;
-  size_t max_entries_;
-  uint64_t refresh_ns_;
-  std::unordered_map<uint32_t, Entry> entries_;
+  k8s::CgroupCache cgroups_;
 };
 
 }  // namespace sightline::logs
