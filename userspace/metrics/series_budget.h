@@ -23,17 +23,15 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/labels.h"
+#include "process/identity_labels.h"
 
 namespace sightline::metrics {
 
 inline constexpr std::string_view kOverflowValue = "_overflow";
-inline constexpr std::string_view kServiceNameLabel = "service_name";
+inline constexpr std::string_view kServiceNameLabel = process::kServiceNameLabel;
 // service_name and the Kubernetes labels that come with it: who a series is
 // about, kept when its other labels fold into the overflow series.
-inline bool IsIdentityLabel(std::string_view name) {
-  return name == kServiceNameLabel || name == "k8s_namespace_name" || name == "k8s_pod_name" ||
-         name == "k8s_container_name";
-}
+using process::IsIdentityLabel;
 inline constexpr std::string_view kSeriesDroppedMetric =
     "sightline_series_dropped_total";
 

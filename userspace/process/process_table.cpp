@@ -40,7 +40,7 @@ std::string Basename(const std::string& path) {
 
 void SetIdentity(ProcessInfo& info, bool pod_label) {
   info.labels.clear();
-  info.labels.emplace("service_name", info.service_name);
+  info.labels.emplace(kServiceNameLabel, info.service_name);
   info.key = info.service_name;
   if (!info.pod) return;
   auto add = [&](const char* name, const std::string& value) {

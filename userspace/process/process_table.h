@@ -12,6 +12,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "process/identity_labels.h"
+
 namespace sightline::process {
 
 // Where a process runs in Kubernetes: its pod as the API listed it.
@@ -34,9 +36,6 @@ struct ProcessInfo {
   std::string key;
 };
 
-inline constexpr const char* kK8sNamespaceLabel = "k8s_namespace_name";
-inline constexpr const char* kK8sPodLabel = "k8s_pod_name";
-inline constexpr const char* kK8sContainerLabel = "k8s_container_name";
 
 class ProcessTable {
  public:
