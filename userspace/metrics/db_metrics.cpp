@@ -89,25 +89,29 @@ void DbMetrics::OnDbOperation(const conn::ConnectionInfo& conn, const db::Operat
   }
   std::string name = OperationLabel(op.name);
   std::string key = proc.key + '\x1d' + system + '\x1d' + name + '\x1d' + op.error_type;
-  auto it = duration_cache_.find(key);
-  if (it == duration_cache_.end()) {
-    if (duration_cache_.size() >= cache_limit_) duration_cache_.clear();
-    auto* h = &duration_.Get(ServiceLabels(proc, {{"db_system_name", system},
-                                                  {"db_operation_name", name},
-                                                  {"error_type", op.error_type}}));
-    it = duration_cache_.emplace(std::move(key), h).first;
+  auto it = series_cache_.find(key);
+  if (it == series_cache_.end()) {
+    if (series_cache_.size() >= cache_limit_) series_cache_.clear();
+    Series s;
+    s.duration = &duration_.Get(ServiceLabels(proc, {{"db_system_name", system},
+                                                    {"db_operation_name", name},
+                                                    {"error_type", op.error_type}}));
+    it = series_cache_.emplace(std::move(key), s).first;
   }
-  it->second->Observe(Seconds(op.request_start_ns, op.response_end_ns));
-
-  if (op.cache_hits || op.cache_misses) {
-    if (op.cache_hits) {
-      cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "hit"}}))
-          .Increment(op.cache_hits);
+  Series& s = it->second;
+  s.duration->Observe(Seconds(op.request_start_ns, op.response_end_ns));
+  if (op.cache_hits) {
+    if (!s.hits) {
+      s.hits = &cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "hit"}}));
     }
-    if (op.cache_misses) {
-      cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "miss"}}))
-          .Increment(op.cache_misses);
+    s.hits->Increment(op.cache_hits);
+  }
+  if (op.cache_misses) {
+    if (!s.misses) {
+      s.misses =
+          &cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "miss"}}));
     }
+    s.misses->Increment(op.cache_misses);
   }
   if (op.system == db::System::kRedis && !op.queue_key.empty() && op.error_type.empty()) {
     Queue(conn, proc, op);

@@ -50,8 +50,15 @@ class DbMetrics : public conn::DbSink {
   BudgetedCounter sent_;
   BudgetedCounter consumed_;
   BudgetedGauge depth_;
-  // Flat-key caches: building label maps per operation costs more than the rest.
-  std::unordered_map<std::string, prometheus::Histogram*> duration_cache_;
+  // The series one kind of operation (service, system, name, error) records
+  // in, found by a flat key: building label maps per operation costs more
+  // than the rest. Cache counters are looked up the first time they count.
+  struct Series {
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Counter* hits = nullptr;
+    prometheus::Counter* misses = nullptr;
+  };
+  std::unordered_map<std::string, Series> series_cache_;
   // The gauge each open connection counts in, so its close takes back the
   // same one even if its service was renamed meanwhile.
   std::unordered_map<uint64_t, prometheus::Gauge*> open_;
