@@ -3,12 +3,10 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include "util/time.h"
+
 namespace sightline::alerts {
 namespace {
-
-double Seconds(uint64_t start_ns, uint64_t end_ns) {
-  return end_ns > start_ns ? double(end_ns - start_ns) / 1e9 : 0.0;
-}
 
 SignalsOptions SignalsFor(const RuleSet& rules) {
   SignalsOptions o;
@@ -31,7 +29,7 @@ void SignalSink::OnHttp(const conn::ConnectionInfo& conn, const http1::Transacti
   if (t.answered && t.side == http1::Side::kServer) {
     const process::ProcessInfo& proc = service_of_(conn);
     signals_.ObserveHttp(proc.key, proc.labels, t.status,
-                         Seconds(t.request_start_ns, t.response_end_ns), now_ns_());
+                         util::SecondsBetween(t.request_start_ns, t.response_end_ns), now_ns_());
   }
   conn::ForwardingSink::OnHttp(conn, t);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "metrics/service_labels.h"
+#include "util/time.h"
 
 namespace sightline::metrics {
 namespace {
@@ -13,10 +14,6 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
 
 // Queue names come from traffic: bounded like any label value.
 constexpr size_t kMaxQueueName = 128;
-
-double Seconds(uint64_t from_ns, uint64_t to_ns) {
-  return to_ns > from_ns ? double(to_ns - from_ns) / 1e9 : 0.0;
-}
 
 std::string QueueName(std::string_view key) { return std::string(key.substr(0, kMaxQueueName)); }
 
@@ -99,7 +96,7 @@ void DbMetrics::OnDbOperation(const conn::ConnectionInfo& conn, const db::Operat
     it = series_cache_.emplace(std::move(key), s).first;
   }
   Series& s = it->second;
-  s.duration->Observe(Seconds(op.request_start_ns, op.response_end_ns));
+  s.duration->Observe(util::SecondsBetween(op.request_start_ns, op.response_end_ns));
   if (op.cache_hits) {
     if (!s.hits) {
       s.hits = &cache_.Get(ServiceLabels(proc, {{"db_system_name", system}, {"result", "hit"}}));

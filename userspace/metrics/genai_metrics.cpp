@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/service_labels.h"
+#include "util/time.h"
 
 namespace sightline::metrics {
 namespace {
@@ -13,10 +14,6 @@ const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
 const prometheus::Histogram::BucketBoundaries kTokenBuckets = {
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
-
-double Seconds(uint64_t from_ns, uint64_t to_ns) {
-  return to_ns > from_ns ? double(to_ns - from_ns) / 1e9 : 0.0;
-}
 
 prometheus::Histogram::BucketBoundaries Buckets(const prometheus::Histogram::BucketBoundaries& b) {
   return b;
@@ -99,9 +96,11 @@ void GenAiMetrics::OnCall(const conn::ConnectionInfo& conn, const genai::Call& c
                                               {"gen_ai_response_model", response_model}});
   prometheus::Labels with_error = op;
   with_error["error_type"] = o.error_type;
-  duration_.Get(with_error).Observe(Seconds(call.request_start_ns, call.response_end_ns));
+  duration_.Get(with_error).Observe(
+      util::SecondsBetween(call.request_start_ns, call.response_end_ns));
   if (d.stream && o.first_chunk_ns) {
-    time_to_first_chunk_.Get(with_error).Observe(Seconds(call.request_start_ns, *o.first_chunk_ns));
+    time_to_first_chunk_.Get(with_error).Observe(
+        util::SecondsBetween(call.request_start_ns, *o.first_chunk_ns));
   }
   if (d.retry_count > 0) {
     retries_

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "metrics/service_labels.h"
+#include "util/time.h"
 
 namespace sightline::metrics {
 namespace {
@@ -22,10 +23,6 @@ std::string MethodLabel(const std::string& m) {
     if (m == k) return m;
   }
   return "_OTHER";
-}
-
-double Seconds(uint64_t from_ns, uint64_t to_ns) {
-  return to_ns > from_ns ? double(to_ns - from_ns) / 1e9 : 0.0;
 }
 
 }  // namespace
@@ -155,7 +152,7 @@ void HttpMetrics::RecordServer(const process::ProcessInfo& proc, const http1::Tr
                                      {"http_route", route}}),
                 server_duration_, server_request_size_, server_response_size_);
   }
-  s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  s->duration->Observe(util::SecondsBetween(t.request_start_ns, t.response_end_ns));
   s->request_size->Observe(double(t.request_body_bytes));
   s->response_size->Observe(double(t.response_body_bytes));
 }
@@ -179,7 +176,7 @@ void HttpMetrics::RecordClient(const process::ProcessInfo& proc, const conn::Con
                                      {"server_port", server_port}}),
                 client_duration_, client_request_size_, client_response_size_);
   }
-  s->duration->Observe(Seconds(t.request_start_ns, t.response_end_ns));
+  s->duration->Observe(util::SecondsBetween(t.request_start_ns, t.response_end_ns));
   s->request_size->Observe(double(t.request_body_bytes));
   s->response_size->Observe(double(t.response_body_bytes));
 }

@@ -1,4 +1,4 @@
-// Wall-clock time as text.
+// Time as text, and spans between timestamps.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,11 @@ inline std::string Rfc3339Millis(uint64_t unix_ns) {
   std::snprintf(buf + n, sizeof buf - n, ".%03uZ",
                 static_cast<unsigned>(unix_ns / 1'000'000ull % 1000));
   return buf;
+}
+
+// Seconds from `from_ns` to `to_ns`; 0 when the clock went the other way.
+inline double SecondsBetween(uint64_t from_ns, uint64_t to_ns) {
+  return to_ns > from_ns ? static_cast<double>(to_ns - from_ns) / 1e9 : 0.0;
 }
 
 }  // namespace sightline::util
