@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "util/text.h"
+
 namespace sightline::redis {
 namespace {
 
@@ -49,12 +51,6 @@ std::string Upper(std::string_view s) {
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool IsKnownCommand(std::string_view word) {
   const std::string up = Upper(word);
   return std::find(std::begin(kKnownCommands), std::end(kKnownCommands), up) !=
@@ -83,9 +79,13 @@ std::string ErrorWord(std::string_view text) {
   return std::string(word);
 }
 
+// A SUBSCRIBE-family command, or the kind of its confirmation reply (any case).
 bool IsConfirmation(std::string_view word) {
-  return word == "subscribe" || word == "psubscribe" || word == "ssubscribe" ||
-         word == "unsubscribe" || word == "punsubscribe" || word == "sunsubscribe";
+  for (std::string_view kind :
+       {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"}) {
+    if (text::EqualsIgnoreCase(word, kind)) return true;
+  }
+  return false;
 }
 
 // The command word and first arguments of a command value.
@@ -261,9 +261,8 @@ void Session::OnRequest(const Value& v, uint64_t start, uint64_t end, db::Sink& 
     // Keys are kept up to kKeepBytes: a longer one is cut, and counted.
     if (a.key_length > kKeepBytes) sink.OnError("key_truncated");
   }
-  if (IsConfirmation(Lower(n))) {
+  if (IsConfirmation(n)) {
     p.reads = Reads::kSubscribe;
-    p.confirmation = Lower(n);
     // One confirmation per channel; an UNSUBSCRIBE of everything gets one
     // per subscribed channel, which cannot be known: extras are pushes.
     p.confirmations = a.count > 1 ? a.count - 1 : 1;
@@ -279,11 +278,15 @@ void Session::OnRequest(const Value& v, uint64_t start, uint64_t end, db::Sink& 
 
 bool Session::IsPush(const Value& v) const {
   if (v.type != '>' && !(v.type == '*' && subscribed_)) return false;
-  const std::string word = v.head.empty() ? "" : Lower(v.head[0].text);
-  if (word == "message" || word == "pmessage" || word == "smessage") return true;
+  const std::string_view word = v.head.empty() ? std::string_view() : v.head[0].text;
+  if (text::EqualsIgnoreCase(word, "message") || text::EqualsIgnoreCase(word, "pmessage") ||
+      text::EqualsIgnoreCase(word, "smessage")) {
+    return true;
+  }
   if (IsConfirmation(word)) {
+    // The reply the front command waits for names that command.
     return pending_.empty() || pending_.front().reads != Reads::kSubscribe ||
-           pending_.front().confirmation != word;
+           !text::EqualsIgnoreCase(word, pending_.front().op.name);
   }
   return v.type == '>';  // other RESP3 pushes: invalidations, monitors
 }
@@ -397,7 +400,7 @@ void Session::OnClose(uint64_t /*ts_ns*/, db::Sink& sink) {
 
 size_t Session::Footprint(const Pending& p) {
   return sizeof(Pending) + p.op.name.size() + p.op.queue_key.size() +
-         p.op.queue_destination.size() + p.confirmation.size();
+         p.op.queue_destination.size();
 }
 
 void Session::PopFront(db::Sink& sink) {

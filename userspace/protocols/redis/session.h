@@ -68,7 +68,6 @@ class Session : public db::Session {
     Reads reads = Reads::kNothing;
     bool queued = false;         // sent inside MULTI: the reply is QUEUED
     uint64_t confirmations = 0;  // kSubscribe: confirmations still due
-    std::string confirmation;    // kSubscribe: "subscribe", "unsubscribe", ...
   };
 
   struct StreamState {
