@@ -40,6 +40,13 @@ std::optional<db::System> LooksLikeDb(std::string_view first) {
   return std::nullopt;
 }
 
+// The database protocol the socket probe recognised, if any.
+std::optional<db::System> DbSystemOf(uint8_t protocol) {
+  if (protocol == SL_PROTO_POSTGRES) return db::System::kPostgres;
+  if (protocol == SL_PROTO_REDIS) return db::System::kRedis;
+  return std::nullopt;
+}
+
 }  // namespace
 
 // Forwards a database parser's output with the connection it came from, and
@@ -48,11 +55,14 @@ struct DbForwarder : db::Sink {
   DbForwarder(const ConnectionInfo& i, DbSink& s, db::System sys) : info(i), sink(s), system(sys) {}
   void OnOperation(const db::Operation& op) override {
     if (op.side != db::Side::kClient) return;  // measured where the call is made
-    if (!counted) {
-      counted = true;
-      sink.OnDbConnection(info, system, true);
-    }
+    Open();
     sink.OnDbOperation(info, op);
+  }
+  // Counts the connection open (once).
+  void Open() {
+    if (counted) return;
+    counted = true;
+    sink.OnDbConnection(info, system, true);
   }
   void OnError(std::string_view reason) override { sink.OnDbError(info, system, reason); }
   void Close() {
@@ -191,11 +201,8 @@ ConnectionTracker::Connection& ConnectionTracker::Find(uint64_t conn_id, uint32_
   return Create(std::move(info), ts_ns);
 }
 
-void ConnectionTracker::Classify(Connection& c, uint8_t protocol) {
+void ConnectionTracker::Classify(Connection& c, std::optional<db::System> system) {
   c.classified = true;
-  std::optional<db::System> system;
-  if (protocol == SL_PROTO_POSTGRES) system = db::System::kPostgres;
-  if (protocol == SL_PROTO_REDIS) system = db::System::kRedis;
   if (!system) return;
   (*system == db::System::kPostgres ? stats_.postgres : stats_.redis)++;
   if (!db_sink_ || !db_factory_) {
@@ -203,8 +210,8 @@ void ConnectionTracker::Classify(Connection& c, uint8_t protocol) {
     return;
   }
   c.unparsed = false;
-  if (c.db_out && c.db_out->system != *system) c.db_out->Close();
   if (!c.db_out || c.db_out->system != *system) {
+    if (c.db_out) c.db_out->Close();
     c.db_out = std::make_unique<DbForwarder>(c.info, *db_sink_, *system);
   }
   c.db = db_factory_(*system, ToSide(c.info.role));
@@ -214,16 +221,13 @@ void ConnectionTracker::Classify(Connection& c, uint8_t protocol) {
   }
   // A client connection counts from its first classified byte; one found
   // mid-life once its side is known (at its first operation).
-  if (c.info.role == decode::Role::kClient && !c.db_out->counted) {
-    c.db_out->counted = true;
-    db_sink_->OnDbConnection(c.info, *system, true);
-  }
+  if (c.info.role == decode::Role::kClient) c.db_out->Open();
 }
 
 void ConnectionTracker::OnData(const decode::Data& e) {
   Connection* c = &Find(e.conn_id, e.pid, e.fd, e.role, e.timestamp_ns);
   Touch(*c, e.timestamp_ns);
-  if (!c->classified) Classify(*c, e.protocol);
+  if (!c->classified) Classify(*c, DbSystemOf(e.protocol));
   if (c->opaque()) return;
   int d = static_cast<int>(e.direction);
   c->streams[d].Push(e.seq, e.orig_len, e.payload, e.timestamp_ns, c->out[d], stats_.stream);
@@ -261,10 +265,7 @@ void ConnectionTracker::FeedPlaintext(Connection& c, decode::Direction dir, uint
     stats_.http2_tls++;
   }
   if (seq == 0 && !c.classified && !bytes.empty()) {
-    auto system = LooksLikeDb(bytes);
-    Classify(c, !system                              ? SL_PROTO_HTTP1
-                : *system == db::System::kPostgres ? SL_PROTO_POSTGRES
-                                                   : SL_PROTO_REDIS);
+    Classify(c, LooksLikeDb(bytes));
   }
   if (c.http2 || c.opaque()) return;
   int d = static_cast<int>(dir);

@@ -142,8 +142,9 @@ class ConnectionTracker {
   Connection& Create(ConnectionInfo info, uint64_t ts_ns);
   // The connection with this id, created (as found mid-life) when unknown.
   Connection& Find(uint64_t conn_id, uint32_t pid, uint32_t fd, decode::Role role, uint64_t ts_ns);
-  // Picks the parser for a connection from its first classified bytes.
-  void Classify(Connection& c, uint8_t protocol);
+  // Picks the parser for a connection from the database protocol its first
+  // bytes showed (none: HTTP).
+  void Classify(Connection& c, std::optional<db::System> system);
   void FeedPlaintext(Connection& c, decode::Direction d, uint64_t seq, uint32_t orig_len,
                      std::string_view bytes, uint64_t ts_ns);
   void ReleaseUnbound(const TlsKey& key, Connection& c);
