@@ -237,7 +237,7 @@ void ServiceCollector::Refresh(bool fds) const {
       ++it;
       continue;
     }
-    if (r == ReadResult::kGone || s.start != p.start) {
+    if (r == ReadResult::kGone || s.start != p.last.start) {
       // Exited, or exited and its pid was taken by another process. The new
       // one is followed only if it was noted itself, after it started
       // (handled below); a note older than it was about the process folded here.
@@ -305,7 +305,6 @@ void ServiceCollector::Refresh(bool fds) const {
     refused_.erase(pid);
     Process p;
     p.service = std::move(note.service);
-    p.start = s.start;
     p.last = s;
     if (fds) p.fds = CountFds(pid);
     processes_.emplace(pid, std::move(p));
@@ -365,7 +364,7 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
       if (p.fds) Add(fds, l, static_cast<double>(*p.fds));
       Add(threads, l, static_cast<double>(p.last.threads));
       Add(instances, l, 1);
-      if (boot_uptime) Add(uptime, l, since_start(p.start));
+      if (boot_uptime) Add(uptime, l, since_start(p.last.start));
       continue;
     }
     Sum& sum = sums[p.service];
@@ -379,7 +378,7 @@ std::vector<prometheus::MetricFamily> ServiceCollector::Render() const {
       sum.any_fds = true;
     }
     ++sum.instances;
-    sum.newest = std::max(sum.newest, p.start);
+    sum.newest = std::max(sum.newest, p.last.start);
   }
   for (const auto& [name, sum] : sums) {
     const Labels l = LabelsOf(name);

@@ -72,11 +72,10 @@ class ServiceCollector : public prometheus::Collectable {
   };
   struct Process {
     std::string service;  // the key of its service
-    uint64_t start = 0;
     // CPU this process had when it started counting for `service` (0 for a
     // process followed from its first connection: its whole life counts).
     uint64_t base_user = 0, base_system = 0;
-    Stat last;
+    Stat last;  // its start time tells it from a process that reused the pid
     std::optional<uint64_t> fds;  // from the last scrape
   };
   struct Service {
