@@ -150,9 +150,20 @@ void CollectCpu(const std::string& proc_root, std::mutex& mu,
   }
 }
 
-void CollectMemory(const std::string& proc_root, std::vector<MetricFamily>& out) {
+// What /proc/meminfo says, in bytes.
+struct Memory {
+  double total = 0, free = 0, buffers = 0, cached = 0, reclaimable = 0;
+  std::optional<double> available;
+  // 1 - MemAvailable / MemTotal, 0 to 1; nullopt without MemAvailable.
+  std::optional<double> Utilization() const {
+    if (!available || total <= 0) return std::nullopt;
+    return std::clamp(1.0 - *available / total, 0.0, 1.0);
+  }
+};
+
+std::optional<Memory> ReadMemory(const std::string& proc_root) {
   const auto text = ReadFile(proc_root + "/meminfo");
-  if (!text) return;
+  if (!text) return std::nullopt;
   std::map<std::string, double> kb;
   for (const auto& line : Lines(*text)) {
     const auto f = Split(line);
@@ -169,30 +180,33 @@ void CollectMemory(const std::string& proc_root, std::vector<MetricFamily>& out)
   };
   const auto total = get("MemTotal");
   const auto free = get("MemFree");
-  if (!total || !free) return;
-  const double buffers = get("Buffers").value_or(0);
-  const double cached = get("Cached").value_or(0);
-  const double reclaimable = get("SReclaimable").value_or(0);
-  const auto available = get("MemAvailable");
+  if (!total || !free) return std::nullopt;
+  return Memory{*total, *free, get("Buffers").value_or(0), get("Cached").value_or(0),
+                get("SReclaimable").value_or(0), get("MemAvailable")};
+}
 
+void CollectMemory(const std::string& proc_root, std::vector<MetricFamily>& out) {
+  const auto mem = ReadMemory(proc_root);
+  if (!mem) return;
   auto usage =
       NewFamily("system_memory_usage_bytes", "Memory in each state, in bytes.", MetricType::Gauge);
-  Add(usage, {{"state", "used"}}, std::max(0.0, *total - *free - buffers - cached - reclaimable));
-  Add(usage, {{"state", "free"}}, *free);
-  Add(usage, {{"state", "buffers"}}, buffers);
-  Add(usage, {{"state", "cached"}}, cached);
-  if (available) Add(usage, {{"state", "available"}}, *available);
+  Add(usage, {{"state", "used"}},
+      std::max(0.0, mem->total - mem->free - mem->buffers - mem->cached - mem->reclaimable));
+  Add(usage, {{"state", "free"}}, mem->free);
+  Add(usage, {{"state", "buffers"}}, mem->buffers);
+  Add(usage, {{"state", "cached"}}, mem->cached);
+  if (mem->available) Add(usage, {{"state", "available"}}, *mem->available);
   Keep(out, std::move(usage));
 
   auto limit = NewFamily("system_memory_limit_bytes", "Total memory (MemTotal), in bytes.",
                          MetricType::Gauge);
-  Add(limit, {}, *total);
+  Add(limit, {}, mem->total);
   Keep(out, std::move(limit));
 
-  if (available && *total > 0) {
+  if (const auto ratio = mem->Utilization()) {
     auto util = NewFamily("system_memory_utilization_ratio", "1 - MemAvailable / MemTotal, 0 to 1.",
                           MetricType::Gauge);
-    Add(util, {}, std::clamp(1.0 - *available / *total, 0.0, 1.0));
+    Add(util, {}, *ratio);
     Keep(out, std::move(util));
   }
 }
@@ -230,11 +244,21 @@ struct Mount {
   std::string type;
 };
 
-void CollectFilesystems(const std::string& proc_root, const HostCollector::StatFs& statfs,
-                        std::vector<MetricFamily>& out) {
+// A filesystem's space, from statvfs.
+struct FsUsage {
+  Mount mount;
+  double unit = 0;  // bytes per block
+  double blocks = 0, bfree = 0, bavail = 0;
+  double used() const { return (blocks - bfree) * unit; }
+  double utilization() const { return used() / (blocks * unit); }
+};
+
+// The real filesystems, one per device (the one with the shortest mount point).
+std::vector<FsUsage> ReadFilesystems(const std::string& proc_root,
+                                     const HostCollector::StatFs& statfs) {
+  std::vector<FsUsage> out;
   const auto text = ReadFile(proc_root + "/self/mountinfo");
-  if (!text) return;
-  // One mount per device (major:minor), the one with the shortest mount point.
+  if (!text) return out;
   std::map<std::string, Mount> by_dev;
   std::vector<std::string> order;
   for (const auto& line : Lines(*text)) {
@@ -259,30 +283,39 @@ void CollectFilesystems(const std::string& proc_root, const HostCollector::StatF
       it->second = std::move(m);
     }
   }
-  auto usage = NewFamily("system_filesystem_usage_bytes",
-                         "Filesystem space in each state, in bytes.", MetricType::Gauge);
-  auto util = NewFamily("system_filesystem_utilization_ratio",
-                        "Fraction of the filesystem's space used, 0 to 1.", MetricType::Gauge);
   for (const auto& dev : order) {
     const Mount& m = by_dev.at(dev);
     struct statvfs st {};
     if (!statfs(m.mountpoint, &st) || st.f_blocks == 0) continue;
-    const double unit =
-        st.f_frsize != 0 ? static_cast<double>(st.f_frsize) : static_cast<double>(st.f_bsize);
-    const double blocks = static_cast<double>(st.f_blocks);
-    const double bfree = std::min(static_cast<double>(st.f_bfree), blocks);
-    const double bavail = std::min(static_cast<double>(st.f_bavail), bfree);
-    const double used = (blocks - bfree) * unit;
-    const Labels base = {{"device", m.device}, {"mountpoint", m.mountpoint}, {"type", m.type}};
+    FsUsage u;
+    u.mount = m;
+    u.unit = st.f_frsize != 0 ? static_cast<double>(st.f_frsize) : static_cast<double>(st.f_bsize);
+    u.blocks = static_cast<double>(st.f_blocks);
+    u.bfree = std::min(static_cast<double>(st.f_bfree), u.blocks);
+    u.bavail = std::min(static_cast<double>(st.f_bavail), u.bfree);
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+void CollectFilesystems(const std::string& proc_root, const HostCollector::StatFs& statfs,
+                        std::vector<MetricFamily>& out) {
+  auto usage = NewFamily("system_filesystem_usage_bytes",
+                         "Filesystem space in each state, in bytes.", MetricType::Gauge);
+  auto util = NewFamily("system_filesystem_utilization_ratio",
+                        "Fraction of the filesystem's space used, 0 to 1.", MetricType::Gauge);
+  for (const FsUsage& u : ReadFilesystems(proc_root, statfs)) {
+    const Labels base = {
+        {"device", u.mount.device}, {"mountpoint", u.mount.mountpoint}, {"type", u.mount.type}};
     auto with_state = [&](const char* state) {
       Labels l = base;
       l.emplace_back("state", state);
       return l;
     };
-    Add(usage, with_state("used"), used);
-    Add(usage, with_state("free"), bavail * unit);
-    Add(usage, with_state("reserved"), (bfree - bavail) * unit);
-    Add(util, base, used / (blocks * unit));
+    Add(usage, with_state("used"), u.used());
+    Add(usage, with_state("free"), u.bavail * u.unit);
+    Add(usage, with_state("reserved"), (u.bfree - u.bavail) * u.unit);
+    Add(util, base, u.utilization());
   }
   Keep(out, std::move(usage));
   Keep(out, std::move(util));
@@ -387,18 +420,10 @@ void CollectLoad(const std::string& proc_root, std::vector<MetricFamily>& out) {
 HostCollector::Reading HostCollector::Read() const {
   Reading r;
   if (const auto stat = ReadStat(proc_root_)) r.cpu = stat->cpu;
-  std::vector<MetricFamily> families;
-  CollectMemory(proc_root_, families);
-  CollectFilesystems(proc_root_, statfs_, families);
-  for (const auto& f : families) {
-    if (f.name == "system_memory_utilization_ratio" && !f.metric.empty()) {
-      r.memory_utilization = f.metric.front().gauge.value;
-    } else if (f.name == "system_filesystem_utilization_ratio") {
-      for (const auto& m : f.metric) {
-        r.max_filesystem_utilization =
-            std::max(r.max_filesystem_utilization.value_or(0.0), m.gauge.value);
-      }
-    }
+  if (const auto mem = ReadMemory(proc_root_)) r.memory_utilization = mem->Utilization();
+  for (const FsUsage& u : ReadFilesystems(proc_root_, statfs_)) {
+    r.max_filesystem_utilization =
+        std::max(r.max_filesystem_utilization.value_or(0.0), u.utilization());
   }
   return r;
 }
