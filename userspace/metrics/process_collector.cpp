@@ -8,51 +8,23 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <sstream>
+
+#include "resources/pid_stat.h"
 
 namespace sightline::metrics {
 namespace {
 
 // Fields of /proc/self/stat we use, numbered as in proc(5).
-struct ProcStat {
-  double utime_ticks = 0;
-  double stime_ticks = 0;
-  double starttime_ticks = 0;
-  double vsize_bytes = 0;
-  double rss_pages = 0;
-};
-
 std::optional<std::string> ReadFile(const char* path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::optional<ProcStat> ReadProcStat() {
+std::optional<resources::PidStat> ReadProcStat() {
   const auto text = ReadFile("/proc/self/stat");
   if (!text) return std::nullopt;
-  // The command name (field 2) may contain spaces and parentheses; the
-  // fields after it start past the last ')'.
-  const std::size_t close = text->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text->substr(close + 1));
-  constexpr std::size_t kFirst = 3;  // the state field, right after ')'
-  constexpr std::size_t kLast = 24;  // rss
-  std::vector<std::string> f;
-  for (std::string token; f.size() <= kLast - kFirst && fields >> token;) {
-    f.push_back(std::move(token));
-  }
-  if (f.size() <= kLast - kFirst) return std::nullopt;
-  auto field = [&](std::size_t n) {
-    return std::strtod(f[n - kFirst].c_str(), nullptr);
-  };
-  ProcStat s;
-  s.utime_ticks = field(14);
-  s.stime_ticks = field(15);
-  s.starttime_ticks = field(22);
-  s.vsize_bytes = field(23);
-  s.rss_pages = field(24);
-  return s;
+  return resources::ParsePidStat(*text);
 }
 
 // Boot time in unix seconds, the "btime" line of /proc/stat.
@@ -115,7 +87,7 @@ ProcessCollector::ProcessCollector() {
   const long ticks = sysconf(_SC_CLK_TCK);
   if (stat && boot && ticks > 0) {
     start_time_seconds_ =
-        *boot + stat->starttime_ticks / static_cast<double>(ticks);
+        *boot + static_cast<double>(stat->start) / static_cast<double>(ticks);
   }
 }
 
@@ -129,17 +101,17 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
       out.push_back(Family("process_cpu_seconds_total",
                            "Total user and system CPU time spent in seconds.",
                            MetricType::Counter,
-                           (stat->utime_ticks + stat->stime_ticks) /
+                           static_cast<double>(stat->utime + stat->stime) /
                                static_cast<double>(ticks)));
     }
     if (page > 0) {
       out.push_back(Family("process_resident_memory_bytes",
                            "Resident memory size in bytes.", MetricType::Gauge,
-                           stat->rss_pages * static_cast<double>(page)));
+                           static_cast<double>(stat->rss) * static_cast<double>(page)));
     }
     out.push_back(Family("process_virtual_memory_bytes",
                          "Virtual memory size in bytes.", MetricType::Gauge,
-                         stat->vsize_bytes));
+                         static_cast<double>(stat->vsize)));
   }
   if (const auto fds = CountOpenFds()) {
     out.push_back(Family("process_open_fds", "Number of open file descriptors.",

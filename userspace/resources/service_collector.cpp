@@ -135,28 +135,9 @@ ServiceCollector::ReadResult ServiceCollector::ReadStat(uint32_t pid, Stat* out)
   const FileRead r = ReadSmall(o_.proc_root + "/" + std::to_string(pid) + "/stat", &text);
   if (r == FileRead::kGone) return ReadResult::kGone;
   if (r != FileRead::kOk) return ReadResult::kMalformed;
-  // The command name (field 2) may hold spaces and parentheses: the fields
-  // that follow start after the last ')'.
-  const std::size_t close = text.rfind(')');
-  if (close == std::string::npos) return ReadResult::kMalformed;
-  std::vector<std::string_view> f;  // f[0] is field 3 (state)
-  std::string_view rest(text);
-  rest.remove_prefix(close + 1);
-  constexpr std::size_t kNeed = 24 - 3 + 1;  // up to rss, field 24
-  while (f.size() < kNeed) {
-    const std::size_t start = rest.find_first_not_of(" \n");
-    if (start == std::string_view::npos) break;
-    rest.remove_prefix(start);
-    const std::size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-    f.push_back(rest.substr(0, end));
-    rest.remove_prefix(end);
-  }
-  if (f.size() < kNeed) return ReadResult::kMalformed;
-  auto field = [&](std::size_t n) { return ParseU64(f[n - 3]); };
-  const auto utime = field(14), stime = field(15), threads = field(20), start = field(22),
-             vsize = field(23), rss = field(24);
-  if (!utime || !stime || !threads || !start || !vsize || !rss) return ReadResult::kMalformed;
-  *out = Stat{*utime, *stime, *threads, *start, *vsize, *rss};
+  const auto stat = ParsePidStat(text);
+  if (!stat) return ReadResult::kMalformed;
+  *out = *stat;
   return ReadResult::kOk;
 }
 

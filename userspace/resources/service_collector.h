@@ -22,6 +22,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/labels.h"
 #include "prometheus/metric_family.h"
+#include "resources/pid_stat.h"
 
 namespace sightline::resources {
 
@@ -63,13 +64,7 @@ class ServiceCollector : public prometheus::Collectable {
 
  private:
   // What one read of /proc/<pid>/stat gives.
-  struct Stat {
-    uint64_t utime = 0, stime = 0;  // clock ticks
-    uint64_t threads = 0;
-    uint64_t start = 0;  // clock ticks after boot: tells a reused pid apart
-    uint64_t vsize = 0;  // bytes
-    uint64_t rss = 0;    // pages
-  };
+  using Stat = PidStat;
   struct Process {
     std::string service;  // the key of its service
     // CPU this process had when it started counting for `service` (0 for a
