@@ -314,10 +314,7 @@ void Session::OnFrontend(StreamState& st, uint64_t ts, db::Sink& sink) {
       const std::string name(CString(body, &pos));
       auto* map = what == 'S' ? &statements_ : what == 'P' ? &portals_ : nullptr;
       if (map == nullptr) return;
-      if (const auto it = map->find(name); it != map->end()) {
-        map_bytes_ -= MapFootprint(it->first, it->second.name, it->second.summary);
-        map->erase(it);
-      }
+      if (const auto it = map->find(name); it != map->end()) Forget(map, it);
       return;
     }
     case 'd':
@@ -333,20 +330,21 @@ void Session::OnFrontend(StreamState& st, uint64_t ts, db::Sink& sink) {
   }
 }
 
+void Session::Forget(std::unordered_map<std::string, Statement>* map,
+                     std::unordered_map<std::string, Statement>::iterator it) {
+  map_bytes_ -= MapFootprint(it->first, it->second.name, it->second.summary);
+  map->erase(it);
+}
+
 void Session::Remember(std::unordered_map<std::string, Statement>* map, std::string name,
                        Statement stmt, db::Sink& sink) {
-  if (const auto it = map->find(name); it != map->end()) {
-    map_bytes_ -= MapFootprint(it->first, it->second.name, it->second.summary);
-    map->erase(it);
-  }
+  if (const auto it = map->find(name); it != map->end()) Forget(map, it);
   if (statements_.size() + portals_.size() >= limits_.max_statements) {
     // Forgetting one only costs the name of a later Execute (it falls back
     // to the server's command tag).
     sink.OnError("too_many_statements");
     auto* victim = map->empty() ? (map == &statements_ ? &portals_ : &statements_) : map;
-    const auto it = victim->begin();
-    map_bytes_ -= MapFootprint(it->first, it->second.name, it->second.summary);
-    victim->erase(it);
+    Forget(victim, victim->begin());
   }
   map_bytes_ += MapFootprint(name, stmt.name, stmt.summary);
   map->emplace(std::move(name), std::move(stmt));
@@ -447,12 +445,7 @@ void Session::Push(Pending p, db::Sink& sink) {
   if (pending_.size() <= limits_.max_pending) return;
   sink.OnError("too_many_pending");
   Pending front = TakeFront();
-  if (front.kind == Kind::kExecute) Emit(front.op, sink);
-  if (front.kind == Kind::kQuery && front.next < front.statements.size()) {
-    front.op.name = front.statements[front.next].name;
-    front.op.query_summary = front.statements[front.next].summary;
-    Emit(front.op, sink);
-  }
+  EmitUnanswered(front, sink);
 }
 
 size_t Session::Footprint(const Pending& p) {
@@ -476,17 +469,19 @@ void Session::Emit(Operation& op, db::Sink& sink) {
   sink.OnOperation(op);
 }
 
-void Session::EmitUnanswered(db::Sink& sink) {
-  for (Pending& p : pending_) {
-    if (p.kind == Kind::kExecute) {
-      Emit(p.op, sink);
-    } else if (p.kind == Kind::kQuery && p.next < p.statements.size()) {
-      // The statement the server was working on when the stream was lost.
-      p.op.name = p.statements[p.next].name;
-      p.op.query_summary = p.statements[p.next].summary;
-      Emit(p.op, sink);
-    }
+void Session::EmitUnanswered(Pending& p, db::Sink& sink) {
+  if (p.kind == Kind::kExecute) {
+    Emit(p.op, sink);
+  } else if (p.kind == Kind::kQuery && p.next < p.statements.size()) {
+    // The statement the server was working on when its answer was lost.
+    p.op.name = p.statements[p.next].name;
+    p.op.query_summary = p.statements[p.next].summary;
+    Emit(p.op, sink);
   }
+}
+
+void Session::EmitUnanswered(db::Sink& sink) {
+  for (Pending& p : pending_) EmitUnanswered(p, sink);
   pending_.clear();
   pending_bytes_ = 0;
 }

@@ -119,13 +119,18 @@ class Session : public db::Session {
   void OnReady(db::Sink& sink);
   void Remember(std::unordered_map<std::string, Statement>* map, std::string name, Statement st,
                 db::Sink& sink);
+  void Forget(std::unordered_map<std::string, Statement>* map,
+              std::unordered_map<std::string, Statement>::iterator it);
   void Push(Pending p, db::Sink& sink);
   static size_t Footprint(const Pending& p);
   Pending TakeFront();
   void Emit(db::Operation& op, db::Sink& sink);
   void Invalid(db::Sink& sink);
   void Resync(db::Stream s, db::Sink& sink);
+  // A command whose answer is lost comes out unanswered (an Execute, or the
+  // statement of a Query the server was at); every waiting one, or `p`.
   void EmitUnanswered(db::Sink& sink);
+  void EmitUnanswered(Pending& p, db::Sink& sink);
 
   db::Side side_;
   Limits limits_;
