@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "db_capture.h"
 #include "protocols/postgres/session.h"
 #include "protocols/postgres/sql.h"
 
@@ -22,81 +23,15 @@ using db::Operation;
 using db::Side;
 using db::Stream;
 
-class Recorder : public db::Sink {
- public:
-  void OnOperation(const Operation& op) override { ops.push_back(op); }
-  void OnError(std::string_view reason) override { errors.emplace_back(reason); }
-  std::vector<Operation> ops;
-  std::vector<std::string> errors;
-};
+using db::testing::Chunk;
+using db::testing::LoadCapture;
+using db::testing::Recorder;
+using db::testing::StreamOf;
+using db::testing::TotalBytes;
 
-// One recv() of the capture: from the client (to the server) or back.
-struct Chunk {
-  bool from_client;
-  std::string bytes;
-};
-
-std::vector<Chunk> LoadCapture(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "data" / name;
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::vector<Chunk> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() < 3 || line[0] == '#') continue;
-    Chunk c{line[0] == '>', {}};
-    for (size_t i = 2; i + 1 < line.size(); i += 2) {
-      c.bytes.push_back(static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16)));
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-Stream StreamOf(bool from_client, Side side) {
-  // The observed client writes requests; an observed server reads them.
-  const bool egress = side == Side::kServer ? !from_client : from_client;
-  return egress ? Stream::kEgress : Stream::kIngress;
-}
-
-// Feeds chunks (time = 1000 * (index + 1)); `cut` splits the chunk holding
-// that byte offset of the whole capture in two; `step` feeds that many
-// bytes per call.
 Recorder Replay(const std::vector<Chunk>& chunks, Side side, Side as = Side::kUnknown,
                 size_t cut = SIZE_MAX, size_t step = SIZE_MAX, size_t skip = 0) {
-  if (as == Side::kUnknown) as = side;
-  Session session(side);
-  Recorder r;
-  size_t offset = 0;
-  for (size_t i = skip; i < chunks.size(); ++i) {
-    const std::string_view b = chunks[i].bytes;
-    const Stream s = StreamOf(chunks[i].from_client, as);
-    const uint64_t ts = 1000 * (i + 1);
-    std::vector<std::string_view> parts;
-    if (cut > offset && cut < offset + b.size()) {
-      parts = {b.substr(0, cut - offset), b.substr(cut - offset)};
-    } else {
-      parts = {b};
-    }
-    for (std::string_view p : parts) {
-      while (!p.empty()) {
-        const size_t n = std::min(step, p.size());
-        session.OnData(s, p.substr(0, n), ts, r);
-        p.remove_prefix(n);
-      }
-    }
-    offset += b.size();
-    EXPECT_LE(session.buffered_bytes(), 8192u);
-  }
-  session.OnClose(1000 * (chunks.size() + 1), r);
-  EXPECT_EQ(session.side(), as);
-  return r;
-}
-
-size_t TotalBytes(const std::vector<Chunk>& chunks) {
-  size_t n = 0;
-  for (const Chunk& c : chunks) n += c.bytes.size();
-  return n;
+  return db::testing::ReplayCapture<Session>(chunks, side, as, cut, step, skip, 8192u);
 }
 
 struct Expected {
